@@ -1,0 +1,93 @@
+/**
+ * Runs and supervises the appliers: S long-lived piscina tasks (minThreads = maxThreads = S, piscina's
+ * own Atomics signalling disabled because our rings do their own). Each task owns one shard directory.
+ * If a task dies (a bug, an exception outside the apply path), it is started again: it reopens its
+ * LevelDB, resumes from its committed offset, and re-reads unreleased ring records (skipping the ones
+ * it already committed), so nothing is lost.
+ */
+import { MessageChannel, MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { SharedState } from '../shm/layout.js';
+import { RingProducer, RingConsumer, wakeRingConsumer } from '../shm/ring.js';
+import type { ApplierMessage, ApplierTask } from '../../workers/applier.js';
+
+export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean }
+
+export interface ApplierPoolEvents {
+  halted(shard: number, offset: number, error: Record<string, unknown>): void;
+}
+
+const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../workers/applier.js');
+
+export class ApplierPool {
+  readonly producers: RingProducer[] = [];
+  readonly replyConsumers: RingConsumer[] = [];
+  readonly ready: Promise<ShardReady[]>;
+  private readonly pool: Piscina;
+  private readonly running: Promise<void>[] = [];
+  private stopping = false;
+  restarts = 0;
+  private readonly readyStates: (ShardReady | undefined)[];
+  private readyCount = 0;
+  private readyResolve!: (v: ShardReady[]) => void;
+  private readyReject!: (e: Error) => void;
+
+  constructor(private readonly shared: SharedState, private readonly shardDirs: string[],
+    private readonly log: Logger, private readonly events: ApplierPoolEvents) {
+    const S = shardDirs.length;
+    this.readyStates = new Array(S);
+    this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
+    this.pool = new Piscina({
+      filename: WORKER_FILE, minThreads: S, maxThreads: S, idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: 1, atomics: 'disabled', maxQueue: S,
+    });
+    for (let s = 0; s < S; s++) this.running.push(this.launch(s));
+  }
+
+  private launch(shard: number): Promise<void> {
+    const req = new MessageChannel();
+    const rep = new MessageChannel();
+    const st = new MessageChannel();
+    const h = this.shared.handles;
+    this.producers[shard] = new RingProducer(h.requestRings[shard], req.port1);
+    this.replyConsumers[shard] = new RingConsumer(h.replyRings[shard], rep.port2);
+    st.port1.on('message', (m: ApplierMessage) => this.onStatus(m));
+    st.port1.unref();
+    const task: ApplierTask = {
+      shard, location: this.shardDirs[shard], handles: h,
+      requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2,
+    };
+    return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2] as never }).then(
+      () => { st.port1.close(); },
+      (err: Error) => {
+        st.port1.close();
+        if (this.stopping) return;
+        this.log.error({ shard, err: err.message }, 'applier died; restarting it');
+        if (!this.readyStates[shard]) { this.readyReject(err); return; }
+        this.restarts++;
+        this.running[shard] = this.launch(shard);
+      });
+  }
+
+  private onStatus(m: ApplierMessage): void {
+    if (m.type === 'ready') {
+      const first = !this.readyStates[m.shard];
+      this.readyStates[m.shard] = { offset: m.offset, replid: m.replid, epochs: m.epochs, loading: m.loading };
+      if (first && ++this.readyCount === this.readyStates.length) this.readyResolve(this.readyStates as ShardReady[]);
+    } else if (m.type === 'halted') {
+      this.events.halted(m.shard, m.offset, m.error);
+    }
+  }
+
+  /** Asks every applier to finish its group and exit; resolves when all have closed their stores. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.shared.requestStop();
+    for (const sab of this.shared.handles.requestRings) wakeRingConsumer(sab);
+    await Promise.allSettled(this.running);
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The router: frames the master's stream (RESP arrays of bulk strings, spec 3.1), tracks the stream's
+ * selected DB and MULTI blocks, and puts every command into the ring of the shard that owns its key.
+ *
+ *   stream bytes ──RespFramer──▶ onCommand ──┬─ SELECT                 → db
+ *                                            ├─ ping / REPLCONF / PUBLISH → nothing (offset only)
+ *                                            ├─ MULTI … EXEC           → buffered, then one TXN record per shard
+ *                                            ├─ FLUSHALL / FLUSHDB     → BARRIER record in every ring (new epoch)
+ *                                            ├─ single-shard command   → WRITE record (raw bytes)
+ *                                            └─ DEL/UNLINK/MSET/TOUCH over several shards → one WRITE per shard
+ *
+ * Offsets: every record carries the offset of the last byte of its command (for a transaction, of
+ * EXEC). `safeOffset` is the offset of the last command boundary outside a MULTI: everything up to it
+ * has been handed to the rings. `lastRouted[s]` is the offset of the last record for shard s.
+ *
+ * When a ring is full the record goes to that shard's overflow queue (bounded by what one input chunk
+ * holds); `route()` then returns false and the caller awaits `drain()` before feeding more.
+ */
+import { RespFramer, type CommandSink } from '../resp/framer.js';
+import { encodeCommand } from '../resp/encode.js';
+import { RingProducer } from '../shm/ring.js';
+import { RecordKind, SharedState } from '../shm/layout.js';
+import { ParaError } from '../errors.js';
+import { lookupCommand, CMD_BARRIER, CMD_NOKEY_STREAM, CMD_SPLIT, CMD_MOVABLE_KEYS, type CommandSpec } from './command-table.js';
+import { keySlot } from './slot.js';
+
+interface Pending { kind: number; db: number; offset: number; aux: number; payload: Buffer }
+interface TxnPart { shard: number; db: number; bytes: Buffer }
+
+export interface RouterEvents {
+  /** A barrier (FLUSHALL/FLUSHDB) was put in every ring. */
+  barrier(id: number, command: string, db: number, offset: number): void;
+  /** Routing stopped at a command this version cannot route. Nothing after it is routed. */
+  halt(err: ParaError): void;
+}
+
+const NAME_BUF = 32;
+
+export class Router implements CommandSink {
+  readonly shards: number;
+  private readonly framer = new RespFramer();
+  private readonly pending: Pending[][];
+  private pendingCount = 0;
+  /** DB selected by the stream at the current position. */
+  db = 0;
+  /** Offset of the last byte framed so far. */
+  offset = 0;
+  /** Offset of the last command boundary outside MULTI (all of it routed or queued). */
+  safeOffset = 0;
+  readonly lastRouted: number[];
+  private inMulti = false;
+  private multiDb = 0;
+  private txn: TxnPart[] = [];
+  private halted: ParaError | null = null;
+  // Counters for INFO.
+  commandsRouted = 0;
+  crossShardSplits = 0;
+  transactions = 0;
+  barriers = 0;
+  private readonly nameScratch = Buffer.alloc(NAME_BUF);
+
+  constructor(private readonly shared: SharedState, private readonly rings: RingProducer[],
+    private readonly events: RouterEvents) {
+    this.shards = rings.length;
+    this.pending = rings.map(() => []);
+    this.lastRouted = rings.map(() => -1);
+  }
+
+  /** Restart framing at a known safe point (after a full sync, or at a relay segment start). */
+  resetAt(offset: number, db: number): void {
+    this.framer.reset();
+    this.offset = offset;
+    this.safeOffset = offset;
+    this.db = db;
+    this.inMulti = false;
+    this.txn = [];
+    for (let s = 0; s < this.shards; s++) if (this.lastRouted[s] > offset) this.lastRouted[s] = offset;
+  }
+
+  get isHalted(): ParaError | null { return this.halted; }
+  get inTransaction(): boolean { return this.inMulti; }
+  get overflowed(): boolean { return this.pendingCount > 0; }
+
+  /**
+   * Frames and routes `chunk` (which need not end at a command boundary). Returns false when some ring
+   * is full: await drain() before routing more. After a halt, returns true and routes nothing.
+   */
+  route(chunk: Buffer): boolean {
+    if (this.halted) return true;
+    try {
+      this.framer.feed(chunk, this);
+    } catch (e) {
+      this.haltWith(e instanceof ParaError ? e : new ParaError('PARAREPLICA_PROTOCOL', String(e)));
+    }
+    this.wakeAll();
+    return this.pendingCount === 0;
+  }
+
+  /** Resolves once every overflowed record is in its ring. Never blocks the event loop. */
+  async drain(): Promise<void> {
+    while (this.pendingCount > 0) {
+      let progressed = false;
+      for (let s = 0; s < this.shards; s++) {
+        const q = this.pending[s];
+        let i = 0;
+        while (i < q.length && this.rings[s].tryWrite(q[i].kind, 0, q[i].db, q[i].offset, q[i].aux, q[i].payload)) i++;
+        if (i > 0) { q.splice(0, i); this.pendingCount -= i; progressed = true; this.rings[s].wakeConsumer(); }
+      }
+      if (this.pendingCount === 0) break;
+      if (!progressed) {
+        const s = this.pending.findIndex((q) => q.length > 0);
+        await this.rings[s].waitForSpace(50);
+      }
+    }
+  }
+
+  wakeShard(s: number): void {
+    this.rings[s].wakeConsumer();
+  }
+
+  private wakeAll(): void {
+    for (let s = 0; s < this.shards; s++) this.rings[s].wakeConsumer();
+  }
+
+  /** Puts one record in shard s's ring (or its overflow queue, keeping order). */
+  emit(s: number, kind: number, db: number, offset: number, aux: number, src: Buffer, start: number, end: number): void {
+    if (offset > this.lastRouted[s]) this.lastRouted[s] = offset;
+    if (this.pending[s].length === 0 && this.rings[s].tryWrite(kind, 0, db, offset, aux, src, start, end)) return;
+    this.pending[s].push({ kind, db, offset, aux, payload: Buffer.from(src.subarray(start, end)) });
+    this.pendingCount++;
+  }
+
+  /** Puts one record in every ring (barriers, beacons, full-sync markers). */
+  broadcast(kind: number, db: number, offset: number, aux: number, payload: Buffer = EMPTY): void {
+    for (let s = 0; s < this.shards; s++) this.emit(s, kind, db, offset, aux, payload, 0, payload.length);
+    this.wakeAll();
+  }
+
+  private haltWith(err: ParaError): void {
+    this.halted = err;
+    this.events.halt(err);
+  }
+
+  // ── CommandSink ──
+  onCommand(buf: Buffer, start: number, end: number, argc: number, argStart: Int32Array, argLen: Int32Array): void {
+    if (this.halted) return;
+    const cmdStart = this.offset;
+    this.offset += end - start;
+    const spec = this.lookup(buf, argStart[0], argLen[0]);
+    const name = spec?.name;
+    if (name === 'select') {
+      const db = parseSmallInt(buf, argStart[1], argLen[1]);
+      if (db < 0) return this.haltWith(unsupported('SELECT with an invalid db index', buf, argStart, argLen, argc, cmdStart));
+      this.db = db;
+      if (!this.inMulti) this.safeOffset = this.offset;
+      return;
+    }
+    if (name === 'multi') { this.inMulti = true; this.multiDb = this.db; this.txn = []; return; }
+    if (name === 'exec') { this.flushTxn(); return; }
+    if (name === 'discard') { this.inMulti = false; this.txn = []; this.safeOffset = this.offset; return; }
+    if (!spec || !name) return this.haltWith(unsupported('unknown command', buf, argStart, argLen, argc, cmdStart));
+    if (spec.flags & CMD_NOKEY_STREAM) { if (!this.inMulti) this.safeOffset = this.offset; return; }
+    if (spec.flags & CMD_BARRIER) {
+      if (this.inMulti) return this.haltWith(unsupported(`${name.toUpperCase()} inside MULTI/EXEC is not supported yet`, buf, argStart, argLen, argc, cmdStart));
+      if (name === 'swapdb') return this.haltWith(unsupported('SWAPDB is not supported yet', buf, argStart, argLen, argc, cmdStart));
+      this.routeBarrier(name, buf, start, end);
+      this.safeOffset = this.offset;
+      return;
+    }
+    this.commandsRouted++;
+    this.routeKeyed(spec, buf, start, end, argc, argStart, argLen, cmdStart);
+    if (!this.inMulti) this.safeOffset = this.offset;
+  }
+
+  private lookup(buf: Buffer, s: number, len: number): CommandSpec | undefined {
+    if (len > NAME_BUF) return undefined;
+    // Lower-case the name into a scratch buffer to avoid a per-command lower-casing allocation.
+    const n = this.nameScratch;
+    for (let i = 0; i < len; i++) { const c = buf[s + i]; n[i] = c >= 65 && c <= 90 ? c + 32 : c; }
+    return lookupCommand(n.toString('latin1', 0, len));
+  }
+
+  private routeBarrier(name: string, buf: Buffer, start: number, end: number): void {
+    const id = this.shared.nextEpoch();
+    if (name === 'flushall') {
+      for (let d = 0; d < 256; d++) this.shared.publishEpoch(d, id);
+    } else {
+      this.shared.publishEpoch(this.db, id);
+    }
+    for (let s = 0; s < this.shards; s++) this.emit(s, RecordKind.BARRIER, this.db, this.offset, id, buf, start, end);
+    this.barriers++;
+    this.events.barrier(id, name, this.db, this.offset);
+  }
+
+  private routeKeyed(spec: CommandSpec, buf: Buffer, start: number, end: number, argc: number,
+    argStart: Int32Array, argLen: Int32Array, cmdStart: number): void {
+    let shard = -1;
+    let multi = false;
+    if (spec.flags & CMD_MOVABLE_KEYS) {
+      const argv = argvOf(buf, argc, argStart, argLen);
+      for (const i of spec.keys ? spec.keys(argv) : []) {
+        const sh = keySlot(buf, argStart[i], argStart[i] + argLen[i]) % this.shards;
+        if (shard < 0) shard = sh; else if (sh !== shard) multi = true;
+      }
+    } else if (spec.firstKey > 0) {
+      const last = spec.lastKey < 0 ? argc + spec.lastKey : spec.lastKey;
+      for (let i = spec.firstKey; i <= last && i < argc; i += spec.step) {
+        const sh = keySlot(buf, argStart[i], argStart[i] + argLen[i]) % this.shards;
+        if (shard < 0) shard = sh; else if (sh !== shard) multi = true;
+      }
+    }
+    if (shard < 0) {
+      return this.haltWith(unsupported('a command with no key that this version cannot apply', buf, argStart, argLen, argc, cmdStart));
+    }
+    if (!multi) {
+      if (this.inMulti) this.txn.push({ shard, db: this.db, bytes: Buffer.from(buf.subarray(start, end)) });
+      else this.emit(shard, RecordKind.WRITE, this.db, this.offset, 0, buf, start, end);
+      return;
+    }
+    if (!(spec.flags & CMD_SPLIT)) {
+      return this.haltWith(unsupported('a multi-key command whose keys live on different shards (cross-shard exchange comes in a later version)', buf, argStart, argLen, argc, cmdStart));
+    }
+    // Split per shard: the same command with only that shard's key groups (DEL a b → DEL a | DEL b).
+    this.crossShardSplits++;
+    const stride = spec.splitStride;
+    const groups: Buffer[][] = Array.from({ length: this.shards }, () => []);
+    const nameArg = buf.subarray(argStart[0], argStart[0] + argLen[0]);
+    for (let i = spec.firstKey; i + stride - 1 < argc; i += stride) {
+      const sh = keySlot(buf, argStart[i], argStart[i] + argLen[i]) % this.shards;
+      for (let j = 0; j < stride; j++) groups[sh].push(buf.subarray(argStart[i + j], argStart[i + j] + argLen[i + j]));
+    }
+    for (let s = 0; s < this.shards; s++) {
+      if (groups[s].length === 0) continue;
+      const bytes = encodeCommand([nameArg, ...groups[s]]);
+      if (this.inMulti) this.txn.push({ shard: s, db: this.db, bytes });
+      else this.emit(s, RecordKind.WRITE, this.db, this.offset, 0, bytes, 0, bytes.length);
+    }
+  }
+
+  /** EXEC: one TXN record per shard with that shard's commands in order, SELECTs inserted as needed. */
+  private flushTxn(): void {
+    this.inMulti = false;
+    const parts = this.txn;
+    this.txn = [];
+    this.transactions++;
+    const byShard = new Map<number, Buffer[]>();
+    const startDb = new Map<number, number>();
+    const curDb = new Map<number, number>();
+    for (const p of parts) {
+      let list = byShard.get(p.shard);
+      if (!list) { list = []; byShard.set(p.shard, list); startDb.set(p.shard, p.db); curDb.set(p.shard, p.db); }
+      if (curDb.get(p.shard) !== p.db) { list.push(encodeCommand(['SELECT', String(p.db)])); curDb.set(p.shard, p.db); }
+      list.push(p.bytes);
+    }
+    for (const [s, list] of byShard) {
+      const payload = list.length === 1 ? list[0] : Buffer.concat(list);
+      this.emit(s, RecordKind.TXN, startDb.get(s)!, this.offset, 0, payload, 0, payload.length);
+    }
+    this.safeOffset = this.offset;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function parseSmallInt(buf: Buffer, s: number, len: number): number {
+  if (len === 0 || len > 9) return -1;
+  let v = 0;
+  for (let i = 0; i < len; i++) {
+    const c = buf[s + i] - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function argvOf(buf: Buffer, argc: number, argStart: Int32Array, argLen: Int32Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < argc; i++) out.push(buf.subarray(argStart[i], argStart[i] + argLen[i]));
+  return out;
+}
+
+/** Printable form of a command for logs and INFO: name and up to 3 arguments, each cut to 64 bytes. */
+export function describeCommand(argv: readonly Buffer[]): string {
+  return argv.slice(0, 4).map((a) => {
+    const s = a.length > 64 ? a.subarray(0, 64).toString('latin1') + '…' : a.toString('latin1');
+    return /^[\x21-\x7e]*$/.test(s) ? s : JSON.stringify(s);
+  }).join(' ') + (argv.length > 4 ? ` … (${argv.length} words)` : '');
+}
+
+function unsupported(reason: string, buf: Buffer, argStart: Int32Array, argLen: Int32Array, argc: number, cmdStart: number): ParaError {
+  const argv = argvOf(buf, argc, argStart, argLen);
+  const cmd = describeCommand(argv);
+  return new ParaError('PARAREPLICA_UNSUPPORTED_COMMAND',
+    `replication stopped before offset ${cmdStart + 1}: ${reason}: ${cmd}. Everything before it is applied and ` +
+    `served; upgrade parareplica and restart it to resume from this offset`, { offset: cmdStart, command: cmd });
+}

@@ -1,0 +1,144 @@
+/**
+ * The seed scenario (the one that froze Pika 3.5.2 replicas): a real redis-server master under
+ * redis-benchmark ZADD load over 100k keys with pipelining, FLUSHALL / FLUSHDB every 100 ms, for
+ * E2E_SECONDS (default 10). Throughout, the replica must answer PING within 200 ms and serve reads;
+ * afterwards its whole keyspace must equal the master's and its slave_repl_offset the master's
+ * master_repl_offset. A second run does the same with mixed traffic of every type over several dbs.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Replica } from '../src/replica.js';
+import { startRedis, Client, infoField, type RedisServer } from './helpers/redis.js';
+import { assertSameKeyspace } from './helpers/keyspace.js';
+
+const SECONDS = Number(process.env.E2E_SECONDS ?? 10);
+
+async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 60000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function benchmark(port: number, args: string[]): ChildProcess {
+  return spawn('redis-benchmark', ['-p', String(port), '-q', '-l', ...args], { stdio: 'ignore' });
+}
+
+interface Run { master: RedisServer; replica: Replica; dir: string; m: Client; r: Client }
+
+async function setup(workers: number): Promise<Run> {
+  const master = await startRedis();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-e2e-'));
+  const replica = await Replica.start({
+    master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers,
+    logger: pino({ level: process.env.E2E_LOG ?? 'warn' }),
+  });
+  const m = await Client.connect(master.port);
+  const r = await Client.connect(replica.port);
+  await waitFor('link up', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up');
+  return { master, replica, dir, m, r };
+}
+
+async function teardown(x: Run | undefined): Promise<void> {
+  if (!x) return;
+  x.m.close(); x.r.close();
+  await x.replica.stop();
+  await x.master.stop();
+  await rm(x.dir, { recursive: true, force: true });
+}
+
+/** Runs load + periodic flushes for SECONDS while probing the replica; returns the probe stats. */
+async function underLoad(x: Run, loads: ChildProcess[], flushCmds: string[][]): Promise<{ maxPingMs: number; pings: number; reads: number }> {
+  const deadline = Date.now() + SECONDS * 1000;
+  let flushes = 0;
+  const flusher = (async () => {
+    const fc = await Client.connect(x.master.port);
+    while (Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+      await fc.call(...flushCmds[flushes++ % flushCmds.length]);
+    }
+    fc.close();
+  })();
+  let maxPingMs = 0, pings = 0, reads = 0;
+  const probe = await Client.connect(x.replica.port);
+  while (Date.now() < deadline) {
+    const t0 = performance.now();
+    const pong = await probe.call('PING');
+    const dt = performance.now() - t0;
+    assert.deepEqual(pong, { ok: 'PONG' });
+    maxPingMs = Math.max(maxPingMs, dt);
+    pings++;
+    const size = await probe.call('DBSIZE');
+    assert.equal(typeof size, 'number');
+    const z = await probe.call('ZCARD', 'zs:000000000001');
+    assert.equal(typeof z, 'number');
+    reads += 2;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  probe.close();
+  for (const l of loads) l.kill('SIGKILL');
+  await flusher;
+  assert.ok(flushes >= SECONDS * 5, `only ${flushes} flushes ran`);
+  return { maxPingMs, pings, reads };
+}
+
+async function converge(x: Run): Promise<void> {
+  const target = Number(await infoField(x.m, 'replication', 'master_repl_offset'));
+  await waitFor(`replica offset ${target}`, async () => Number(await infoField(x.r, 'replication', 'slave_repl_offset')) >= target, 120000);
+  // Nothing more arrives (the master only adds pings every 10 s): offsets are equal.
+  const mo = Number(await infoField(x.m, 'replication', 'master_repl_offset'));
+  await waitFor('offsets equal', async () => Number(await infoField(x.r, 'replication', 'slave_repl_offset')) === mo, 30000);
+}
+
+let run: Run | undefined;
+after(async () => { await teardown(run); run = undefined; });
+
+test(`seed scenario: ZADD load over 100k keys + FLUSHALL/FLUSHDB every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, async () => {
+  run = await setup(2);
+  const load = benchmark(run.master.port, ['-n', '100000000', '-r', '100000', '-P', '16', '-c', '4',
+    'ZADD', 'zs:__rand_int__', '__rand_int__', 'm:__rand_int__']);
+  const stats = await underLoad(run, [load], [['FLUSHALL'], ['FLUSHDB'], ['FLUSHALL', 'ASYNC'], ['FLUSHDB', 'SYNC']]);
+  assert.ok(stats.maxPingMs < 200, `PING took ${stats.maxPingMs.toFixed(1)} ms`);
+  await converge(run);
+  const keys = await assertSameKeyspace(run.m, run.r);
+  const barriers = Number(await infoField(run.r, 'applier', 'barriers'));
+  assert.ok(barriers >= SECONDS * 5, `replica saw ${barriers} barriers`);
+  process.stdout.write(`# seed: pings=${stats.pings} maxPingMs=${stats.maxPingMs.toFixed(1)} keysAtEnd=${keys} barriers=${barriers}\n`);
+  await teardown(run);
+  run = undefined;
+});
+
+test(`mixed traffic of every type over 4 dbs + FLUSHALL every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, async () => {
+  run = await setup(3);
+  const p = run.master.port;
+  const common = ['-n', '100000000', '-r', '2000', '-P', '8', '-c', '1'];
+  const loads: ChildProcess[] = [];
+  const cmds: string[][] = [
+    ['SET', 's:__rand_int__', 'v__rand_int__'], ['INCR', 'n:__rand_int__'], ['INCRBY', 'n:__rand_int__', '-7'],
+    ['SET', 'e:__rand_int__', 'x', 'EX', '1000'], ['APPEND', 's:__rand_int__', 'ab'], ['SETRANGE', 's:__rand_int__', '3', 'zz'],
+    ['HSET', 'h:__rand_int__', 'f__rand_int__', '__rand_int__'], ['HINCRBY', 'h:__rand_int__', 'c', '3'], ['HDEL', 'h:__rand_int__', 'f__rand_int__'],
+    ['LPUSH', 'l:__rand_int__', '__rand_int__'], ['RPUSH', 'l:__rand_int__', 'r__rand_int__'], ['LPOP', 'l:__rand_int__'], ['RPOP', 'l:__rand_int__', '2'],
+    ['SADD', 'st:__rand_int__', '__rand_int__'], ['SREM', 'st:__rand_int__', '__rand_int__'],
+    ['ZADD', 'z:__rand_int__', '__rand_int__', 'm__rand_int__'], ['ZINCRBY', 'z:__rand_int__', '1.5', 'm__rand_int__'],
+    ['ZPOPMIN', 'z:__rand_int__'], ['ZREM', 'z:__rand_int__', 'm__rand_int__'],
+    ['DEL', 's:__rand_int__'], ['EXPIRE', 'n:__rand_int__', '500'], ['PERSIST', 'e:__rand_int__'],
+  ];
+  cmds.forEach((c, i) => loads.push(benchmark(p, [...common, '--dbnum', String(i % 4), ...c])));
+  const stats = await underLoad(run, loads, [['FLUSHALL']]);
+  assert.ok(stats.maxPingMs < 200, `PING took ${stats.maxPingMs.toFixed(1)} ms`);
+  // Let the keyspace grow without flushes so the comparison covers every type, then converge.
+  const tail = cmds.map((c, i) => benchmark(p, ['-n', '3000', '-r', '500', '-P', '8', '-c', '1', '--dbnum', String(i % 4), ...c]));
+  await Promise.all(tail.map((t) => new Promise((res) => t.once('exit', res))));
+  await converge(run);
+  const keys = await assertSameKeyspace(run.m, run.r);
+  assert.ok(keys > 1000, `only ${keys} keys compared`);
+  process.stdout.write(`# mixed: pings=${stats.pings} maxPingMs=${stats.maxPingMs.toFixed(1)} keysCompared=${keys}\n`);
+  await teardown(run);
+  run = undefined;
+});

@@ -1,0 +1,222 @@
+/**
+ * Storage engine behaviour of ShardStore: group commit with the applied offset in the same batch,
+ * reopen, FLUSHDB/FLUSHALL epochs and reclaim, the pending layer during a commit, argv views into
+ * shared memory, merged member ranges, and the data-directory format check.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Packr } from 'msgpackr';
+import { ClassicLevel } from 'classic-level';
+import { TestStore, argv } from './keyspace.helpers.js';
+import { ShardStore, KeyRef } from '../workers/keyspace.js';
+import { isParaError } from '../src/errors.js';
+
+async function recordCount(s: TestStore): Promise<number> {
+  let n = 0;
+  for await (const k of s.store.db.keys()) if (!(k[0] === 0xff && k[1] === 0xff)) n++;
+  return n;
+}
+
+test('data and applied offset become durable together, and only at commit', async () => {
+  const s = await TestStore.create('offset');
+  try {
+    await s.w('set', 'a', '1');
+    await s.w('incr', 'a');
+    s.store.setApplied(100, 'replid-1');
+    await s.store.commit();
+    await s.w('incr', 'a');                       // applied but never committed ("crash")
+    await s.w('sadd', 'lost', 'x');
+    s.store.setApplied(200);
+    await s.reopen();
+    assert.equal(s.store.state.offset, 100);
+    assert.equal(s.store.state.replid, 'replid-1');
+    assert.equal(await s.get('a'), '2');
+    assert.equal(await s.r('exists', 'lost'), 0);
+    assert.equal(await s.r('dbsize'), 1);
+    // replaying from offset 100 applies the lost INCR exactly once
+    await s.w('incr', 'a');
+    s.store.setApplied(200);
+    await s.store.commit();
+    await s.reopen();
+    assert.equal(await s.get('a'), '3');
+    assert.equal(s.store.state.offset, 200);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('commit writes one batch; a key touched many times is written once; empty commit is a no-op', async () => {
+  const s = await TestStore.create('combine');
+  try {
+    for (let i = 0; i < 1000; i++) await s.w('incr', 'ctr');
+    let puts = 0;
+    const db = s.store.db as unknown as { batch(): unknown };
+    const orig = db.batch.bind(s.store.db);
+    let batches = 0;
+    db.batch = () => {
+      batches++;
+      const b = orig() as { put(k: Buffer, v: Buffer): unknown };
+      const put = b.put.bind(b);
+      b.put = (k: Buffer, v: Buffer) => { puts++; return put(k, v); };
+      return b;
+    };
+    await s.store.commit();
+    assert.equal(batches, 1);
+    assert.equal(puts, 2);                                  // the meta of 'ctr' + the state record
+    await s.store.commit();
+    assert.equal(batches, 1);                               // nothing dirty: no batch at all
+    s.store.setApplied(5);
+    await s.store.commit();
+    assert.equal(batches, 2);                               // offset moved: state record only
+    assert.equal(await s.get('ctr'), '1000');
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('FLUSHDB hides one db at once, FLUSHALL every db; both survive reopen and get reclaimed', async () => {
+  const s = await TestStore.create('flush');
+  try {
+    for (let i = 0; i < 300; i++) await s.wdb(0, 'set', `k${i}`, 'v');
+    await s.wdb(0, 'sadd', 'bigset', ...Array.from({ length: 200 }, (_, i) => `m${i}`));
+    await s.wdb(1, 'set', 'one', '1');
+    await s.wdb(1, 'pexpireat', 'one', 4_000_000_000_000);
+    await s.wdb(3, 'hset', 'h3', 'f', 'v');
+    await s.store.commit();
+    await s.wdb(0, 'set', 'uncommitted', 'v');
+    s.store.flushDb(0, 7);
+    assert.equal(await s.rdb(0, 'dbsize'), 0);
+    assert.equal(await s.get('k1'), null);
+    assert.equal(await s.get('uncommitted'), null);
+    assert.equal(await s.rdb(0, 'scard', 'bigset'), 0);
+    assert.deepEqual(await s.rdb(0, 'keys', '*'), []);
+    assert.equal(await s.get('one', 1), '1');
+    await s.wdb(0, 'set', 'after', 'flush');               // new epoch accepts writes at once
+    s.store.setApplied(10);
+    await s.store.commit();
+    await s.reopen();
+    assert.deepEqual(s.store.state.epochs.slice(0, 2), [7, 0]);
+    assert.equal(await s.get('after'), 'flush');
+    assert.equal(await s.get('k1'), null);
+    assert.deepEqual(await s.r('__keyspace'), [[0, 1, 0], [1, 1, 1], [3, 1, 0]]);
+    assert.ok(await recordCount(s) > 500);
+    while (await s.store.reclaimStep(128));
+    assert.equal(await recordCount(s), 3);                 // after, one, h3 (metas only)
+    assert.throws(() => s.store.flushDb(0, 7), (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_APPLY_FAILED');
+    s.store.flushAll(9);
+    assert.deepEqual(await s.r('__keyspace'), []);
+    assert.equal(await s.get('one', 1), null);
+    assert.equal(await s.rdb(3, 'hget', 'h3', 'f'), null);
+    await s.wdb(2, 'set', 'x', 'y');                        // a db never seen before
+    await s.store.commit();
+    while (await s.store.reclaimStep());
+    assert.equal(await recordCount(s), 1);
+    await s.reopen();
+    assert.deepEqual(await s.r('__keyspace'), [[2, 1, 0]]);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('reads and writes during an in-flight commit see the pending batch', async () => {
+  const s = await TestStore.create('pending');
+  try {
+    await s.w('set', 'a', '1');
+    await s.w('sadd', 'S', ...Array.from({ length: 150 }, (_, i) => `m${i}`));
+    const p = s.store.commit();                             // not awaited
+    assert.equal(await s.get('a'), '1');
+    assert.equal(await s.r('sismember', 'S', 'm149'), 1);
+    await s.w('incr', 'a');
+    assert.equal(await s.get('a'), '2');
+    await p;
+    assert.equal(await s.r('scard', 'S'), 150);
+    await s.store.commit();
+    await s.reopen();
+    assert.equal(await s.get('a'), '2');
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('argv views into shared memory may be reused after commit', async () => {
+  const s = await TestStore.create('sab');
+  try {
+    const sab = new SharedArrayBuffer(4096);
+    const view = Buffer.from(sab);
+    const put = (at: number, str: string) => { view.write(str, at, 'latin1'); return view.subarray(at, at + str.length); };
+    const a = [put(0, 'SET'), put(10, 'key'), put(20, 'value-one')];
+    s.store.applyWrite(0, a);
+    const b = [put(40, 'hset'), put(50, 'h'), put(60, 'field'), put(70, 'x'.repeat(100))];
+    s.store.applyWrite(0, b);
+    const c = [put(200, 'sadd'), put(210, 's'), ...Array.from({ length: 130 }, (_, i) => put(300 + i * 8, `mem${String(i).padStart(4, '0')}`))];
+    s.store.applyWrite(0, c);
+    await s.store.commit();
+    view.fill(0x21);                                       // the ring is reused
+    assert.equal(await s.get('key'), 'value-one');
+    assert.deepEqual(await s.r('hget', 'h', 'field'), Buffer.from('x'.repeat(100)));
+    assert.equal(await s.r('sismember', 's', 'mem0129'), 1);
+    assert.equal(await s.r('scard', 's'), 130);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('members(): bounded, reverse and limited ranges merge the overlay with LevelDB', async () => {
+  const s = await TestStore.create('range');
+  try {
+    const names = Array.from({ length: 200 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+    await s.w('sadd', 'S', ...names.filter((_, i) => i % 2 === 0));
+    await s.store.commit();
+    await s.w('sadd', 'S', ...names.filter((_, i) => i % 2 === 1));   // uncommitted odd members
+    await s.w('srem', 'S', 'm010', 'm011');
+    const ks = s.store;
+    const ref = ks.lookup(0, Buffer.from('S'), Date.now()) as KeyRef;
+    const collect = async (o: Parameters<typeof ks.members>[1]) => {
+      const out: string[] = [];
+      for await (const [k] of ks.members(ref, o)) out.push(k.toString());
+      return out;
+    };
+    const live = names.filter((n) => n !== 'm010' && n !== 'm011');
+    assert.deepEqual(await collect({}), live);
+    assert.deepEqual(await collect({ reverse: true }), [...live].reverse());
+    assert.deepEqual(await collect({ gte: Buffer.from('m005'), lt: Buffer.from('m015') }),
+      ['m005', 'm006', 'm007', 'm008', 'm009', 'm012', 'm013', 'm014']);
+    assert.deepEqual(await collect({ gte: Buffer.from('m005'), lt: Buffer.from('m015'), reverse: true, limit: 3 }),
+      ['m014', 'm013', 'm012']);
+    assert.deepEqual(await collect({ limit: 0 }), []);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('opening a directory written with another state format fails with PARAREPLICA_DATA_DIR', async () => {
+  const s = await TestStore.create('format');
+  const loc = path.join(s.dir, 'shard-0');
+  await s.store.close();
+  const raw = new ClassicLevel<Buffer, Buffer>(loc, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await raw.open();
+  await raw.put(Buffer.from([0xff, 0xff, 0x53]), new Packr({ useRecords: false }).pack({ format: 99 }));
+  await raw.close();
+  await assert.rejects(ShardStore.open(loc), (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_DATA_DIR');
+  s.store = await ShardStore.open(path.join(s.dir, 'other'));
+  await s.destroy();
+});
+
+test('keys in different dbs are independent', async () => {
+  const s = await TestStore.create('dbs');
+  try {
+    await s.wdb(0, 'set', 'k', 'zero');
+    await s.wdb(5, 'set', 'k', 'five');
+    await s.wdb(5, 'sadd', 's', 'a');
+    assert.equal(await s.get('k', 0), 'zero');
+    assert.equal(await s.get('k', 5), 'five');
+    assert.equal(await s.rdb(0, 'exists', 's'), 0);
+    assert.equal(await s.rdb(5, 'dbsize'), 2);
+    assert.equal(s.store.applyWrite(5, argv('del', 'k')), undefined);   // sync fast path
+    assert.equal(await s.get('k', 5), null);
+    assert.equal(await s.get('k', 0), 'zero');
+  } finally {
+    await s.destroy();
+  }
+});

@@ -1,0 +1,208 @@
+/**
+ * One applier: a long-lived piscina task that owns one shard. It drains its request ring in groups,
+ * applies each group to its LevelDB store, commits ONE batch per group (data + applied offset together,
+ * invariant 3), publishes the committed offset, answers reads on its reply ring, and parks when idle.
+ *
+ *   loop: park until the ring has data ─▶ read ≤ MAX_GROUP records ─▶ apply / answer reads
+ *         ─▶ await commit() ─▶ publish COMMITTED_OFFSET + counters ─▶ release ring bytes ─▶ ack barriers
+ *
+ * It never parks with a LevelDB promise outstanding: commit() is awaited before the next park.
+ * Records whose offset is ≤ the store's applied offset are skipped: that is how a restart replays the
+ * relay log without applying anything twice.
+ * A command it cannot apply halts the shard at that offset (S_HALTED, a message to the main thread);
+ * after that it still answers reads from the last consistent data, and applies nothing more.
+ */
+import { MessagePort } from 'node:worker_threads';
+import { pack } from 'msgpackr';
+import { SharedState, SharedHandles, RecordKind, REC_F_ERROR, S_STATE, S_BARRIER_ACK, S_HALTED,
+  C_COMMITTED_OFFSET, C_OPS, C_BATCHES, C_BARRIERS, C_READS, C_FAILED, C_BYTES, C_SKIPPED,
+  C_LAST_BATCH_US, WorkerState } from '../src/shm/layout.js';
+import { RingConsumer, RingProducer } from '../src/shm/ring.js';
+import { RespFramer } from '../src/resp/framer.js';
+import { ParaError, isParaError } from '../src/errors.js';
+import { describeCommand } from '../src/router/router.js';
+import { ShardStore } from './keyspace.js';
+
+export interface ApplierTask {
+  shard: number;
+  location: string;
+  handles: SharedHandles;
+  requestPort: MessagePort;   // spill port of the request ring (consumer side)
+  replyPort: MessagePort;     // spill port of the reply ring (producer side)
+  statusPort: MessagePort;    // messages to the main thread: ready, halted, failed
+  maxGroup?: number;
+  storeOptions?: { cacheSize?: number; writeBufferSize?: number };
+}
+
+export type ApplierMessage =
+  | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean }
+  | { type: 'halted'; shard: number; offset: number; error: Record<string, unknown> }
+  | { type: 'stopped'; shard: number };
+
+const PARK_MS = 50;
+
+/** Splits a payload holding one or more complete RESP commands into argv lists. */
+class ArgvCollector {
+  private readonly framer = new RespFramer();
+  private out: Buffer[][] = [];
+  onCommand(buf: Buffer, _s: number, _e: number, argc: number, argStart: Int32Array, argLen: Int32Array): void {
+    const argv = new Array<Buffer>(argc);
+    for (let i = 0; i < argc; i++) argv[i] = buf.subarray(argStart[i], argStart[i] + argLen[i]);
+    this.out.push(argv);
+  }
+  split(payload: Buffer): Buffer[][] {
+    this.out = [];
+    this.framer.feed(payload, this);
+    if (this.framer.pendingBytes > 0) {
+      this.framer.reset();
+      throw new ParaError('PARAREPLICA_APPLY_FAILED', 'internal: a ring record held an incomplete command');
+    }
+    return this.out;
+  }
+}
+
+export default async function applier(task: ApplierTask): Promise<void> {
+  const { shard } = task;
+  const shared = SharedState.attach(task.handles);
+  const ring = new RingConsumer(task.handles.requestRings[shard], task.requestPort);
+  const replies = new RingProducer(task.handles.replyRings[shard], task.replyPort);
+  const store = await ShardStore.open(task.location, task.storeOptions);
+  const argvs = new ArgvCollector();
+  const maxGroup = task.maxGroup ?? 4096;
+  const status = (m: ApplierMessage): void => task.statusPort.postMessage(m);
+
+  shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
+  status({ type: 'ready', shard, offset: store.state.offset, replid: store.state.replid,
+    epochs: [...store.state.epochs], loading: store.state.loading });
+  shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
+
+  let halted = false;
+  let reclaimPending = true;
+  const reply = (id: number, value: unknown, flags = 0): void => {
+    const bytes = pack(value);
+    // The main thread drains replies without ever waiting on us, so this park always ends.
+    while (!replies.tryWrite(RecordKind.REPLY, flags, 0, -1, id, bytes)) {
+      replies.wakeConsumer();
+      replies.waitForSpaceSync(PARK_MS);
+      if (shared.stopRequested()) return;
+    }
+  };
+
+  try {
+    while (!shared.stopRequested()) {
+      if (!ring.waitForDataSync(PARK_MS)) {
+        if (reclaimPending && !halted) reclaimPending = await store.reclaimStep();
+        continue;
+      }
+      let ops = 0, bytes = 0, skipped = 0, barriers = 0, reads = 0, lastBarrier = 0, syncMarkers = 0;
+      const failedBefore = store.failedCommands;
+      for (let n = 0; n < maxGroup && ring.next(); n++) {
+        const kind = ring.kind;
+        if (kind === RecordKind.READ) {
+          reads++;
+          let value: unknown;
+          try {
+            const [argv] = argvs.split(ring.payload());
+            const r = store.read(ring.db, argv, Date.now());
+            value = r instanceof Promise ? await r : r;
+          } catch (e) {
+            value = { error: `ERR ${(e as Error).message}` };
+          }
+          reply(ring.aux, value);
+          continue;
+        }
+        if (halted) continue;   // not applied; replayed from the relay log after a restart
+        const offset = ring.offset;
+        if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
+        try {
+          switch (kind) {
+            case RecordKind.WRITE: case RecordKind.TXN: {
+              let db = ring.db;
+              for (const argv of argvs.split(ring.payload())) {
+                if (argv[0].length === 6 && argv[0].toString('latin1').toLowerCase() === 'select') { db = Number(argv[1].toString()); continue; }
+                const r = store.applyWrite(db, argv);
+                if (r) await r;
+                ops++;
+              }
+              bytes += ring.payloadLen;
+              store.setApplied(offset);
+              break;
+            }
+            case RecordKind.BARRIER: {
+              const [argv] = argvs.split(ring.payload());
+              if (argv[0].toString('latin1').toLowerCase() === 'flushall') store.flushAll(ring.aux);
+              else store.flushDb(ring.db, ring.aux);
+              store.setApplied(offset);
+              barriers++; lastBarrier = ring.aux; reclaimPending = true;
+              break;
+            }
+            case RecordKind.BEACON:
+              if (ring.payloadLen > 0) store.setApplied(offset, ring.payload().toString('latin1'));
+              else store.setApplied(offset);
+              break;
+            case RecordKind.SYNC_BEGIN:
+              store.flushAll(ring.aux);
+              store.setLoading(true);
+              reclaimPending = true;
+              lastBarrier = ring.aux; syncMarkers++;
+              break;
+            case RecordKind.RDB_ENTRY: {
+              const [argv] = argvs.split(ring.payload());
+              const [key, value, expire] = argv;
+              const r = store.applyWrite(ring.db, [Buffer.from('set'), key, value]);
+              if (r) await r;
+              if (expire.toString() !== '-1') {
+                const r2 = store.applyWrite(ring.db, [Buffer.from('pexpireat'), key, expire]);
+                if (r2) await r2;
+              }
+              ops++;
+              break;
+            }
+            case RecordKind.SYNC_END:
+              store.setLoading(false);
+              store.setApplied(offset, ring.payload().toString('latin1'));
+              lastBarrier = ring.aux; syncMarkers++;
+              break;
+            default:
+              throw new ParaError('PARAREPLICA_APPLY_FAILED', `internal: unknown ring record kind ${kind}`);
+          }
+        } catch (e) {
+          // Stop applying at this record: commit what came before it, keep serving reads.
+          halted = true;
+          const err = isParaError(e) ? e : new ParaError('PARAREPLICA_APPLY_FAILED', `applier ${shard} failed: ${(e as Error).stack ?? e}`);
+          let command = '';
+          try { command = describeCommand(argvs.split(ring.payload())[0] ?? []); } catch { /* unparsable */ }
+          shared.setShardWord(shard, S_HALTED, 1);
+          status({ type: 'halted', shard, offset, error: { ...err.toJSON(), command, shard } });
+        }
+      }
+      const t0 = performance.now();
+      await store.commit();
+      const dt = performance.now() - t0;
+      // Publish after the batch is durable in LevelDB: the main thread ACKs from these values.
+      shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
+      shared.addCounter(shard, C_OPS, ops);
+      shared.addCounter(shard, C_BYTES, bytes);
+      shared.addCounter(shard, C_SKIPPED, skipped);
+      shared.addCounter(shard, C_READS, reads);
+      shared.addCounter(shard, C_FAILED, store.failedCommands - failedBefore);
+      shared.addCounter(shard, C_BATCHES, 1);
+      shared.setCounter(shard, C_LAST_BATCH_US, Math.round(dt * 1000));
+      ring.release();
+      replies.wakeConsumer();
+      if (barriers > 0 || syncMarkers > 0) {
+        shared.addCounter(shard, C_BARRIERS, barriers);
+        // Waiter: the main thread's Atomics.waitAsync on this word (barrier latency). A stale value
+        // there only delays the measurement, never the apply path.
+        shared.setShardWord(shard, S_BARRIER_ACK, lastBarrier);
+      }
+    }
+  } finally {
+    await store.commit().catch(() => undefined);
+    await store.close();
+    shared.setShardWord(shard, S_STATE, WorkerState.STOPPED);
+    status({ type: 'stopped', shard });
+  }
+}
+
+export { REC_F_ERROR };
