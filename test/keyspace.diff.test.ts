@@ -54,6 +54,12 @@ const READS = new Set(['get', 'strlen', 'type', 'hlen', 'scard', 'exists', 'getr
   'hstrlen', 'hmget', 'sismember', 'smismember', 'hgetall', 'hkeys', 'hvals', 'smembers']);
 const many = <T>(a: fc.Arbitrary<T>, n = 3) => fc.array(a, { minLength: 1, maxLength: n });
 
+const bulk: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.tuple(key, fc.integer({ min: 120, max: 140 })).map(([k, n]) => ['sadd', k, ...Array.from({ length: n }, (_, i) => `b${i}`)]),
+  fc.tuple(key, fc.integer({ min: 120, max: 140 })).map(([k, n]) => ['hset', k, ...Array.from({ length: n }, (_, i) => [`b${i}`, `v${i}`]).flat()]),
+  fc.tuple(key, fc.integer({ min: 0, max: 140 }), fc.integer({ min: 1, max: 140 })).map(([k, a, n]) => ['srem', k, ...Array.from({ length: n }, (_, i) => `b${a + i}`)]),
+  fc.tuple(key, fc.integer({ min: 0, max: 140 }), fc.integer({ min: 1, max: 140 })).map(([k, a, n]) => ['hdel', k, ...Array.from({ length: n }, (_, i) => `b${a + i}`)]),
+);
 const writeCmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.tuple(key, val, setOpts).map(([k, v, o]) => ['set', k, v, ...o]),
   fc.tuple(key, val).map(([k, v]) => ['setnx', k, v]),
@@ -80,10 +86,9 @@ const writeCmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.tuple(key, field, flt).map(([k, f, x]) => ['hincrbyfloat', k, f, x]),
   fc.tuple(key, many(member, 4)).map(([k, ms]) => ['sadd', k, ...ms]),
   fc.tuple(key, many(member, 4)).map(([k, ms]) => ['srem', k, ...ms]),
-  // bulk commands that cross the 128-entry inline limit
-  fc.tuple(key, fc.integer({ min: 120, max: 140 })).map(([k, n]) => ['sadd', k, ...Array.from({ length: n }, (_, i) => `b${i}`)]),
-  fc.tuple(key, fc.integer({ min: 60, max: 70 })).map(([k, n]) => ['hset', k, ...Array.from({ length: n }, (_, i) => [`h${i}`, `v${i}`]).flat()]),
-  fc.tuple(key, fc.integer({ min: 0, max: 130 })).map(([k, n]) => ['srem', k, ...Array.from({ length: n }, (_, i) => `b${i}`)]),
+  // bulk commands that cross the 128-entry inline limit, and shrink big collections again
+  bulk,
+  bulk,
 );
 
 const readCmd: fc.Arbitrary<Cmd> = fc.oneof(

@@ -3,7 +3,7 @@
  * for PSYNC, +CONTINUE with a new replid, GETACK answers, keepalives sent while loading, and
  * linkDown when a payload is cut.
  */
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -235,5 +235,29 @@ describe('master link against fake masters', () => {
     await waitFor('end', () => rec.ends === 1 && rec.delivered === 500 + ping.length, 5_000);
     assert.equal(rec.entries.length, 3000);
     assert.equal(link.status().syncInProgress, false);
+  });
+  test('the first ACK goes out right after a diskless payload, not on the 1 Hz cron', async () => {
+    const redis = await startRedis();
+    await redis.cli('SET', 'k', 'v');
+    await redis.cli('SAVE');
+    const rdb = readFileSync(join(redis.dir, 'dump.rdb'));
+    await redis.stop();
+    const mark = 'd'.repeat(40);
+    mock.timers.enable({ apis: ['setInterval'] }); // the cron never fires in this test
+    try {
+      const { master, rec, link } = await setup(async (c) => {
+        await greet(c);
+        await c.command(3);
+        c.write(Buffer.concat([Buffer.from(`+FULLRESYNC ${ID1} 42\r\n$EOF:${mark}\r\n`), rdb, Buffer.from(mark)]));
+        await c.command(4);
+        c.write(encodeCommand(['SELECT', '0'])); // a real master starts streaming only now
+      });
+      link.start({ replid: null, offset: -1 });
+      await waitFor('stream after the first ACK', () => rec.delivered === 42 + 23, 3_000);
+      assert.deepEqual(master.conns[0]!.commands[4], ['REPLCONF', 'ACK', '42']);
+      await link.stop();
+    } finally {
+      mock.timers.reset();
+    }
   });
 });

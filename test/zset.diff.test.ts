@@ -133,11 +133,11 @@ async function both(cmd: Cmd, kind: 'w' | 'r'): Promise<[unknown, unknown]> {
 test('zsets and lists: ShardStore replies equal redis-server 7.0 replies', async () => {
   await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 50 }), async (steps) => {
     const p = `r${run++}:`;
-    for (const s of steps) {
+    for (const [i, s] of steps.entries()) {
       if (s.kind === 'commit') { await t.store.commit(); continue; }
       const cmd = withPrefix(s.cmd, p);
       const [a, b] = await both(cmd, s.kind);
-      assert.deepEqual(b, a, `read ${cmd.join(' ')}`);
+      assert.deepEqual(b, a, `step ${i}: ${JSON.stringify(cmd)}`);
     }
     await t.store.commit();
     for (const k of ['z1', 'z2', 'zl', 'l1', 'l2', 'x']) {
@@ -147,5 +147,5 @@ test('zsets and lists: ShardStore replies equal redis-server 7.0 replies', async
         assert.deepEqual(b, a, `final ${cmd.join(' ')}`);
       }
     }
-  }), { numRuns: 150 });
+  }), { numRuns: 150, verbose: 1 });
 });

@@ -9,9 +9,14 @@
  * Per-member layout (bigger zsets; never converted back, like Redis's skiplist): two record kinds
  * under the collection's version, told apart by the first byte of the member part:
  *
- *   [0x00][member]                 → score as the 8-byte order-preserving encoding (zset_codec.ts)
- *   [0x01][score encoding][member] → empty value: the score index, iterated for rank/score ranges
+ *   [0x00][member]                 → score, IEEE-754 binary64 big-endian (sign of -0 kept)
+ *   [0x01][score encoding][member] → the score index, iterated for rank/score ranges
+ *                                    (order-preserving encoding, zset_codec.ts; -0 sorts as 0);
+ *                                    value empty, or [0x01] when the score is -0
  *
+ * -0: Redis 7.0.15 prints a listpack score of -0 as "0" but keeps "-0" in a skiplist (observed:
+ * `ZADD k -0 <65-byte member>` then ZSCORE → "-0"). So inline scores are normalised to 0 and
+ * per-member scores keep their sign; both order -0 and 0 as equal, ties by member.
  * Keys in the index sort by score, then by member bytes (memcmp): exactly Redis's order. The
  * member records sort by member bytes, which is the lex order ZRANGEBYLEX means when all scores are
  * equal (the only case Redis defines). `meta.count` holds the member count.
@@ -61,7 +66,17 @@ function after(b: Buffer): Buffer {
   return c.subarray(0, i + 1);
 }
 
-const entryOf = (part: Buffer): ZEntry => ({ m: part.subarray(9), s: decodeScore(part, 1) });
+const NEG_ZERO = Buffer.from([1]);
+/** Index value for a score: marks -0, whose sign the order-preserving encoding drops. */
+const indexValue = (s: number): Buffer => (Object.is(s, -0) ? NEG_ZERO : EMPTY);
+const entryOf = (part: Buffer, val: Buffer): ZEntry =>
+  ({ m: part.subarray(9), s: val.length > 0 ? -0 : decodeScore(part, 1) });
+
+function rawScore(s: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(s, 0);
+  return b;
+}
 
 export function zsetLength(m: Meta): number {
   return m.version === 0 ? (m.value as FlatZset).length >> 1 : m.count;
@@ -91,7 +106,7 @@ export function zsetScore(ks: Keyspace, r: KeyRef, member: Buffer): number | und
     return i < 0 ? undefined : (f[i + 1] as number);
   }
   const v = ks.getMember(r, mPart(member));
-  return v === undefined ? undefined : decodeScore(v);
+  return v === undefined ? undefined : v.readDoubleBE(0);
 }
 
 /** Move an inline zset to the per-member layout. */
@@ -100,22 +115,23 @@ function convert(ks: Keyspace, r: KeyRef): void {
   ks.toPerMember(r, null);
   for (let i = 0; i < f.length; i += 2) {
     const member = f[i] as Buffer;
-    const enc = encodeScore(f[i + 1] as number, Buffer.allocUnsafe(8));
-    ks.putMember(r, mPart(member), enc as Buffer);
-    ks.putMember(r, iPart(enc, member), EMPTY);
+    const s = f[i + 1] as number;
+    ks.putMember(r, mPart(member), rawScore(s));
+    ks.putMember(r, iPart(encodeScore(s), member), EMPTY); // inline scores are never -0
   }
   r.meta!.count = f.length >> 1;
 }
 
 /**
  * Set member's score. `old` is its current score (undefined when new); score must differ from it
- * and must not be NaN. -0 is stored as 0. Converts to the per-member layout when Redis would leave
- * listpack (the 129th member, or a member over 64 bytes).
+ * and must not be NaN. Converts to the per-member layout when Redis would leave listpack (the
+ * 129th member, or a member over 64 bytes; a new zset whose first member is over 64 bytes thus
+ * starts per-member, as Redis creates a skiplist then).
  */
 export function zsetSet(ks: Keyspace, r: KeyRef, member: Buffer, score: number, old: number | undefined): void {
-  if (score === 0) score = 0;
   const m = r.meta!;
   if (m.version === 0) {
+    if (score === 0) score = 0; // listpack keeps no -0
     const f = m.value as FlatZset;
     if (old !== undefined) {
       f.splice(flatFind(f, member), 2);
@@ -128,11 +144,10 @@ export function zsetSet(ks: Keyspace, r: KeyRef, member: Buffer, score: number, 
     ks.dirty(r);
     return;
   }
-  const enc = encodeScore(score, Buffer.allocUnsafe(8)) as Buffer;
   if (old !== undefined) ks.delMember(r, iPart(encodeScore(old), member));
   else { m.count++; ks.dirty(r); }
-  ks.putMember(r, mPart(member), enc);
-  ks.putMember(r, iPart(enc, member), EMPTY);
+  ks.putMember(r, mPart(member), rawScore(score));
+  ks.putMember(r, iPart(encodeScore(score), member), indexValue(score));
 }
 
 /**
@@ -174,9 +189,9 @@ async function walkIndex(ks: Keyspace, r: KeyRef, gte: Buffer, lt: Buffer, rever
   if (take <= 0) return out;
   let n = 0;
   const limit = take === Infinity ? undefined : skip + take;
-  for await (const [part] of ks.members(r, { gte, lt, reverse, limit })) {
+  for await (const [part, val] of ks.members(r, { gte, lt, reverse, limit })) {
     if (n++ < skip) continue;
-    out.push(entryOf(part));
+    out.push(entryOf(part, val));
   }
   return out;
 }
@@ -301,7 +316,7 @@ async function lexWalk(ks: Keyspace, r: KeyRef, gte: Buffer, lt: Buffer, rev: bo
   const limit = count === Infinity ? undefined : offset + count;
   for await (const [part, val] of ks.members(r, { gte, lt, reverse: rev, limit })) {
     if (n++ < offset) continue;
-    out.push({ m: part.subarray(1), s: decodeScore(val) });
+    out.push({ m: part.subarray(1), s: val.readDoubleBE(0) });
   }
   return out;
 }
@@ -317,5 +332,5 @@ export function zsetRank(ks: Keyspace, r: KeyRef, member: Buffer, rev: boolean):
   }
   const v = ks.getMember(r, mPart(member));
   if (v === undefined) return null;
-  return countRecords(ks, r, I_START, iPart(v, member)).then((rank) => (rev ? len - 1 - rank : rank));
+  return countRecords(ks, r, I_START, iPart(encodeScore(v.readDoubleBE(0)), member)).then((rank) => (rev ? len - 1 - rank : rank));
 }

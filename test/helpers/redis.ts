@@ -121,7 +121,7 @@ export async function startRedis(extra: string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = await mkdtemp(path.join(tmpdir(), 'parareplica-redis-'));
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--enable-debug-command', 'yes', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--dir', dir, '--enable-debug-command', 'yes', '--repl-diskless-sync-delay', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });
