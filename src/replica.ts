@@ -150,6 +150,7 @@ export class Replica extends EventEmitter {
       fullSyncStart: (replid, offset, transfer, totalBytes) => {
         this.log.info({ replid, offset, transfer, totalBytes }, 'full sync: loading the snapshot');
         this.syncing = true;
+        this.syncEndBarrier = Number.POSITIVE_INFINITY;   // until the snapshot is complete and SYNC_END routed
         rdbInProgress = true;
         this.replid = replid;
         rdbDb = 0;

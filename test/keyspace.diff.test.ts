@@ -131,11 +131,12 @@ async function dump(): Promise<[unknown, unknown]> {
   for (const k of KEYS) {
     const ty = norm('', await redis.client.call('type', k)) as { status: string };
     const readers: Record<string, string> = { string: 'get', hash: 'hgetall', set: 'smembers', none: 'exists' };
-    const rc = readers[ty.status];
+    const lens: Record<string, string> = { string: 'strlen', hash: 'hlen', set: 'scard', none: 'exists' };
+    const rc = readers[ty.status], lc = lens[ty.status];
     const pt = (await redis.client.call('pttl', k)) as number;
-    theirs.push([k, ty, norm(rc, await redis.client.call(rc, k)), pt >= 0 ? 'ttl' : pt]);
+    theirs.push([k, ty, norm(rc, await redis.client.call(rc, k)), await redis.client.call(lc, k), pt >= 0 ? 'ttl' : pt]);
     const mpt = (await t.r('pttl', k)) as number;
-    mine.push([k, await t.r('type', k), norm(rc, await t.r(rc, k)), mpt >= 0 ? 'ttl' : mpt]);
+    mine.push([k, await t.r('type', k), norm(rc, await t.r(rc, k)), await t.r(lc, k), mpt >= 0 ? 'ttl' : mpt]);
   }
   theirs.push(await redis.client.call('dbsize'));
   mine.push(await t.r('dbsize'));
@@ -170,6 +171,10 @@ test('INCRBYFLOAT results are byte-identical to redis-server', async () => {
   const fixed: Array<[string, string]> = [
     ['10.5', '0.1'], ['0.1', '0.2'], ['1', '1e20'], ['1', '1.18e4932'], ['0', '3.7e-4951'], ['1', '1e-4940'],
     ['0', '123456789.123456789'], ['-5', '4.99999999999999999'], ['1e300', '1e300'], ['0', '0x1p-3'],
+    // exact ties at the 64-bit significand: round half to even
+    ['0', '18446744073709551617'], ['0', '18446744073709551619'], ['0', '-18446744073709551619'],
+    ['18446744073709551616', '1'], ['0.5', '0.25'], ['1e-17', '0.5e-17'], ['0', '0.000000000000000015'],
+    ['0', '0.000003814697265625'], ['0', '0.000011444091796875'], ['1', '-0.000003814697265625'],
   ];
   const rnd = fc.sample(fc.tuple(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.double({ noNaN: true, noDefaultInfinity: true })), { numRuns: 150, seed: 42 })
     .map(([a, b]) => [String(a), String(b)] as [string, string]);

@@ -102,15 +102,8 @@ export async function startRedis(args: string[] = [], auth?: { user?: string; pa
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await waitFor('redis-server to accept connections', async () => {
-    try {
-      return (await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'])).stdout.includes('PONG') ||
-        auth !== undefined;
-    } catch {
-      return false;
-    }
-  }, 10_000, 50);
-  if (auth) await waitFor('redis-server auth', async () => (await cli('PING').catch(() => '')) === 'PONG', 10_000, 50);
+  await waitFor('redis-server to accept connections',
+    async () => (await cli('PING').catch(() => '')) === 'PONG', 10_000, 50);
   return server;
 }
 

@@ -157,7 +157,8 @@ export function listScan(ks: Keyspace, r: KeyRef, rev: boolean,
 async function scanMembers(ks: Keyspace, r: KeyRef, rev: boolean, len: number,
   visit: (v: Buffer, i: number) => boolean): Promise<void> {
   let i = rev ? len - 1 : 0;
-  for await (const [, v] of ks.members(r, { reverse: rev })) {
+  const [head, tail] = bounds(r.meta!);
+  for await (const [, v] of ks.members(r, { gte: seqPart(head), lt: seqPart(tail), reverse: rev })) {
     if (!visit(v, i)) return;
     i += rev ? -1 : 1;
   }

@@ -25,7 +25,12 @@ const LIMIT_ERR = { error: 'ERR syntax error, LIMIT is only supported in combina
 const WITHSCORES_ERR = { error: 'ERR syntax error, WITHSCORES not supported in combination with BYLEX' };
 const NOT_INT = { error: ERR_NOT_INTEGER };
 
-export const scoreReply = (s: number): Buffer => Buffer.from(formatDouble17g(s), 'latin1');
+/**
+ * A score as Redis 7.0 replies it ("%.17g"). Safe integers print the same in %.17g and in
+ * JavaScript, which skips the exact (BigInt) formatter for the most common scores.
+ */
+export const scoreReply = (s: number): Buffer =>
+  Buffer.from(Number.isSafeInteger(s) && !Object.is(s, -0) ? String(s) : formatDouble17g(s), 'latin1');
 
 const lc = (b: Buffer): string => b.toString('latin1').toLowerCase();
 
@@ -106,15 +111,26 @@ function zrangeGeneric(ks: Keyspace, db: number, argv: Buffer[], nowMs: number,
   return then(entries, (e) => flatten(e, withScores));
 }
 
-function zcountGeneric(ks: Keyspace, db: number, argv: Buffer[], nowMs: number, lex: boolean): unknown {
-  if (argv.length !== 4) return arityError(lc(argv[0]));
-  const range = lex ? parseLexRange(argv[2], argv[3]) : parseScoreRange(argv[2], argv[3]);
+/** ZCOUNT key min max */
+function zcount(ks: Keyspace, db: number, argv: Buffer[], nowMs: number): unknown {
+  if (argv.length !== 4) return arityError('zcount');
+  const range = parseScoreRange(argv[2], argv[3]);
   if (typeof range === 'string') return { error: range };
   const r = zsetFor(ks, db, argv[1], nowMs);
   if (r === null) return 0;
   if (!(r instanceof KeyRef)) return r;
-  if (!lex) return zsetCount(ks, r, range as ScoreRange);
-  return then(zsetRangeByLex(ks, r, range as LexRange, false), (e) => e.length);
+  return zsetCount(ks, r, range);
+}
+
+/** ZLEXCOUNT key min max */
+function zlexcount(ks: Keyspace, db: number, argv: Buffer[], nowMs: number): unknown {
+  if (argv.length !== 4) return arityError('zlexcount');
+  const range = parseLexRange(argv[2], argv[3]);
+  if (typeof range === 'string') return { error: range };
+  const r = zsetFor(ks, db, argv[1], nowMs);
+  if (r === null) return 0;
+  if (!(r instanceof KeyRef)) return r;
+  return then(zsetRangeByLex(ks, r, range, false), (e) => e.length);
 }
 
 function zrankGeneric(ks: Keyspace, db: number, argv: Buffer[], nowMs: number, rev: boolean): unknown {
@@ -132,8 +148,8 @@ export const zsetReads: ReadTable = {
   zrevrangebyscore: (ks, db, argv, now) => zrangeGeneric(ks, db, argv, now, 'score', true),
   zrangebylex: (ks, db, argv, now) => zrangeGeneric(ks, db, argv, now, 'lex', false),
   zrevrangebylex: (ks, db, argv, now) => zrangeGeneric(ks, db, argv, now, 'lex', true),
-  zcount: (ks, db, argv, now) => zcountGeneric(ks, db, argv, now, false),
-  zlexcount: (ks, db, argv, now) => zcountGeneric(ks, db, argv, now, true),
+  zcount,
+  zlexcount,
   zrank: (ks, db, argv, now) => zrankGeneric(ks, db, argv, now, false),
   zrevrank: (ks, db, argv, now) => zrankGeneric(ks, db, argv, now, true),
 

@@ -131,7 +131,6 @@ function convert(ks: Keyspace, r: KeyRef): void {
 export function zsetSet(ks: Keyspace, r: KeyRef, member: Buffer, score: number, old: number | undefined): void {
   const m = r.meta!;
   if (m.version === 0) {
-    if (score === 0) score = 0; // listpack keeps no -0
     const f = m.value as FlatZset;
     if (old !== undefined) {
       f.splice(flatFind(f, member), 2);
@@ -140,7 +139,7 @@ export function zsetSet(ks: Keyspace, r: KeyRef, member: Buffer, score: number, 
       zsetSet(ks, r, member, score, undefined);
       return;
     }
-    flatInsert(f, member, score);
+    flatInsert(f, member, score === 0 ? 0 : score); // listpack keeps no -0
     ks.dirty(r);
     return;
   }

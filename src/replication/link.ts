@@ -81,10 +81,9 @@ export class MasterLink {
   private lastError: string | null = null;
 
   constructor(opts: LinkOptions, handler: LinkHandler) {
-    const t = checkLinkOptions(opts);
+    this.replTimeoutMs = checkLinkOptions(opts);
     this.opts = opts;
     this.handler = handler;
-    this.replTimeoutMs = t;
     this.log = opts.logger.child({ component: 'master-link', master: `${opts.host}:${opts.port}` });
   }
 
@@ -204,7 +203,9 @@ export class MasterLink {
       told: false, syncReplid: '', syncOffset: -1, syncStartMs: 0, held: null,
     };
     this.conn = conn;
-    this.log.info({ attempt: this.connectAttempts }, 'connecting to master');
+    // Each retry was already announced by fail() ("retryInMs"); only the first attempt is info.
+    const lvl = this.connectAttempts === 1 ? 'info' : 'debug';
+    this.log[lvl]({ attempt: this.connectAttempts }, 'connecting to master');
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('connect', () => {
@@ -354,7 +355,6 @@ export class MasterLink {
       }
       case 'stream':
         conn.stream!.feed(chunk);
-        return;
     }
   }
 
@@ -399,8 +399,6 @@ export class MasterLink {
       return;
     }
     if (conn.phase === 'stream') this.sendAck();
-    else if (conn.phase === 'payload') {
-      conn.socket.write(NEWLINE); // "still loading": refreshes the master's timeout of us
-    }
+    else if (conn.phase === 'payload') conn.socket.write(NEWLINE); // "still loading": keeps the master from timing us out
   }
 }
