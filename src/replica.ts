@@ -92,6 +92,7 @@ export class Replica extends EventEmitter {
       barrier: (id) => this.barrierStarted.set(id, performance.now()),
       halt: (err) => this.onHalt({ source: 'router', ...err.toJSON() } as HaltInfo),
     });
+    this.router.appliable = new Set(states[0].writes);
     this.relay = await RelayLog.open(relayDirOf(this.data.dir), { logger: this.log });
     this.pump = new StreamPump(this.relay, this.router, this.log);
     this.reads = new ShardReads(this.router, () => this.pool.replyConsumers);

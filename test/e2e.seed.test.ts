@@ -41,7 +41,8 @@ async function setup(workers: number): Promise<Run> {
   });
   const m = await Client.connect(master.port);
   const r = await Client.connect(replica.port);
-  await waitFor('link up', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up');
+  await waitFor('link up and synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up' &&
+    (await infoField(r, 'replication', 'master_sync_in_progress')) === '0');
   return { master, replica, dir, m, r };
 }
 

@@ -105,7 +105,12 @@ test('formatDouble17g: spec examples, ties to even, round trip', () => {
   fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
     const s = formatDouble17g(x);
     assert.equal(Number(s.replace(/e([+-])0*(\d)/, 'e$1$2')), x);
-    assert.equal(s, naive17g(x));
+    const naive = naive17g(x);
+    if (s !== naive) {
+      // only allowed on an exact tie at the 17th digit (the naive route rounds those up)
+      const sig = Math.abs(x).toPrecision(100).replace(/e.*$/, '').replace('.', '').replace(/^0+/, '');
+      assert.match(sig.slice(17), /^50*$/, `${x}: ${s} vs ${naive}`);
+    }
   }), { numRuns: 3000 });
 });
 
@@ -118,7 +123,7 @@ test('glob: Redis pattern semantics', () => {
   assert.ok(m('h[^e]llo', 'hallo') && !m('h[^e]llo', 'hello'));
   assert.ok(m('h[a-b]llo', 'hbllo') && m('h[b-a]llo', 'hallo') && !m('h[a-b]llo', 'hcllo'));
   assert.ok(m('a\\*b', 'a*b') && !m('a\\*b', 'axb') && m('a\\', 'a\\'));
-  assert.ok(m('[\\]]', ']') && m('[a', 'a') && !m('[a', 'b') && m('[]', ']'));
+  assert.ok(m('[\\]]', ']') && m('[a', 'a') && !m('[a', 'b') && !m('[]', ']'));
   assert.ok(m('HeLLo', 'hello', true) && !m('HeLLo', 'hello') && m('[A-C]x', 'bX', true));
   assert.ok(m('*a*b*c*', 'xxaxxbxxcxx') && !m('*a*b*c*', 'xxaxxcxxbxx'));
   assert.ok(compileGlob(b('*'))(b('')) && compileGlob(b('lit'))(b('lit')) && !compileGlob(b('lit'))(b('li')));

@@ -126,3 +126,14 @@ test('decimal strict parse agrees with JS for formatted doubles (property)', () 
     assert.equal(parseStrictDouble(B(d.toExponential(20))), Number(d.toExponential(20)));
   }), { numRuns: 2000 });
 });
+
+test('score replies: the integer fast path prints exactly what %.17g prints (property)', async () => {
+  const { scoreReply } = await import('../workers/zset_read.js');
+  const { formatDouble17g } = await import('../src/util/numbers.js');
+  const ints = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.constantFrom(0, -0, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53, 1e17));
+  fc.assert(fc.property(fc.oneof(ints, fc.double()), (s) => {
+    assert.equal(scoreReply(s).toString('latin1'), formatDouble17g(s));
+  }), { numRuns: 3000 });
+  assert.equal(scoreReply(-0).toString(), '-0');
+  assert.equal(scoreReply(0.1).toString(), '0.10000000000000001');
+});

@@ -22,6 +22,7 @@ import { RespFramer } from '../src/resp/framer.js';
 import { ParaError, isParaError } from '../src/errors.js';
 import { describeCommand } from '../src/router/router.js';
 import { ShardStore } from './keyspace.js';
+import { writeCommands } from './commands.js';
 
 export interface ApplierTask {
   shard: number;
@@ -35,7 +36,7 @@ export interface ApplierTask {
 }
 
 export type ApplierMessage =
-  | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean }
+  | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
   | { type: 'halted'; shard: number; offset: number; error: Record<string, unknown> }
   | { type: 'stopped'; shard: number };
 
@@ -73,7 +74,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
 
   shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
   status({ type: 'ready', shard, offset: store.state.offset, replid: store.state.replid,
-    epochs: [...store.state.epochs], loading: store.state.loading });
+    epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
   let halted = false;

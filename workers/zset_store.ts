@@ -14,12 +14,13 @@
  *                                    (order-preserving encoding, zset_codec.ts; -0 sorts as 0);
  *                                    value empty, or [0x01] when the score is -0
  *
- * -0: Redis 7.0.15 prints a listpack score of -0 as "0" but keeps "-0" in a skiplist (observed:
- * `ZADD k -0 <65-byte member>` then ZSCORE → "-0"). So inline scores are normalised to 0 and
- * per-member scores keep their sign; both order -0 and 0 as equal, ties by member.
  * Keys in the index sort by score, then by member bytes (memcmp): exactly Redis's order. The
  * member records sort by member bytes, which is the lex order ZRANGEBYLEX means when all scores are
  * equal (the only case Redis defines). `meta.count` holds the member count.
+ *
+ * -0: Redis 7.0.15 prints a listpack score of -0 as "0" but keeps "-0" in a skiplist (observed:
+ * `ZADD k -0 <65-byte member>` then ZSCORE → "-0"). So inline scores are normalised to 0 and
+ * per-member scores keep their sign; both layouts order -0 and 0 as equal, ties by member.
  *
  * Cost notes: score/rank-range reads and writes are iterator walks from the nearer end, so rank
  * operations cost O(rank) rather than Redis's O(log n); ZSCORE / ZADD / ZREM are O(1) point ops.

@@ -14,7 +14,7 @@ import { SharedState } from '../shm/layout.js';
 import { RingProducer, RingConsumer, wakeRingConsumer } from '../shm/ring.js';
 import type { ApplierMessage, ApplierTask } from '../../workers/applier.js';
 
-export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean }
+export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
 
 export interface ApplierPoolEvents {
   halted(shard: number, offset: number, error: Record<string, unknown>): void;
@@ -75,7 +75,7 @@ export class ApplierPool {
   private onStatus(m: ApplierMessage): void {
     if (m.type === 'ready') {
       const first = !this.readyStates[m.shard];
-      this.readyStates[m.shard] = { offset: m.offset, replid: m.replid, epochs: m.epochs, loading: m.loading };
+      this.readyStates[m.shard] = { offset: m.offset, replid: m.replid, epochs: m.epochs, loading: m.loading, writes: m.writes };
       if (first && ++this.readyCount === this.readyStates.length) this.readyResolve(this.readyStates as ShardReady[]);
     } else if (m.type === 'halted') {
       this.events.halted(m.shard, m.offset, m.error);

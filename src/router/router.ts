@@ -58,6 +58,11 @@ export class Router implements CommandSink {
   transactions = 0;
   barriers = 0;
   private readonly nameScratch = Buffer.alloc(NAME_BUF);
+  /**
+   * Write commands the appliers can apply (reported by the appliers at start-up). A command outside
+   * this set stops routing before it, so every shard stops at the same offset.
+   */
+  appliable: ReadonlySet<string> | null = null;
 
   constructor(private readonly shared: SharedState, private readonly rings: RingProducer[],
     private readonly events: RouterEvents) {
@@ -167,8 +172,12 @@ export class Router implements CommandSink {
       this.safeOffset = this.offset;
       return;
     }
+    if (this.appliable && !this.appliable.has(name)) {
+      return this.haltWith(unsupported('a command this version cannot apply', buf, argStart, argLen, argc, cmdStart));
+    }
     this.commandsRouted++;
     this.routeKeyed(spec, buf, start, end, argc, argStart, argLen, cmdStart);
+    if (this.halted) return;
     if (!this.inMulti) this.safeOffset = this.offset;
   }
 

@@ -36,6 +36,7 @@ export async function startEngine(shards: number, ringBytes = 1 << 16, dir?: str
   shared.setGlobalEpoch(epoch);
   const router = new Router(shared, pool.producers, { barrier: () => undefined, halt: (e) => halts.push(e) });
   for (let s = 0; s < shards; s++) router.lastRouted[s] = states[s].offset;
+  router.appliable = new Set(states[0].writes);
   const reads = new ShardReads(router, () => pool.replyConsumers);
   const lowWater = () => lowWaterMark(shared, router);
   return {

@@ -1,0 +1,70 @@
+/**
+ * A command the replica cannot apply stops applying at its offset, with the offset, the command and
+ * the reason in INFO (and the log); everything before it stays applied and served, nothing after it is
+ * applied, and the process keeps serving reads.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Replica } from '../src/replica.js';
+import { startRedis, Client, infoField, type RedisServer } from './helpers/redis.js';
+
+let master: RedisServer | undefined;
+let replica: Replica | undefined;
+let dir: string | undefined;
+after(async () => {
+  await replica?.stop();
+  await master?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'hll', 'a', 'b']],
+  ['a cross-shard command that needs an exchange', ['RENAME', 'k:a', 'k:b']]] as const) {
+  test(`halt on ${label}: reads keep working, INFO says where and why`, { timeout: 60_000 }, async () => {
+    master = await startRedis();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-halt-'));
+    const halts: unknown[] = [];
+    replica = await Replica.start({ master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers: 4,
+      logger: pino({ level: 'silent' }) });
+    replica.on('halted', (h) => halts.push(h));
+    const m = await Client.connect(master.port);
+    const r = await Client.connect(replica.port);
+    await waitFor('link up and synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up' &&
+    (await infoField(r, 'replication', 'master_sync_in_progress')) === '0');
+    // Find two keys on different shards for the cross-shard case.
+    await m.call('SET', 'k:a', 'A');
+    await m.call('SET', 'before', '1');
+    const beforeOffset = Number(await infoField(m, 'replication', 'master_repl_offset'));
+    await m.call(...cmd);
+    await m.call('SET', 'after', '2');
+    await waitFor('halt', async () => (await infoField(r, 'applier', 'applier_halted')) === '1');
+    assert.equal(halts.length >= 1, true);
+    const haltOffset = Number(await infoField(r, 'applier', 'applier_halt_offset'));
+    assert.ok(haltOffset >= beforeOffset, `halted at ${haltOffset}, before ${beforeOffset}`);
+    const reason = await infoField(r, 'applier', 'applier_halt_reason');
+    assert.match(reason ?? '', /upgrade parareplica|cannot|not supported|exchange/i);
+    assert.match((await infoField(r, 'applier', 'applier_halt_command')) ?? '', new RegExp(cmd[0], 'i'));
+    assert.equal(await r.str('GET', 'before'), '1');
+    assert.equal(await r.str('GET', 'k:a'), 'A');
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(await r.call('EXISTS', 'after'), 0, 'nothing after the halt is applied');
+    const acked = Number(await infoField(r, 'replication', 'slave_repl_offset'));
+    assert.ok(acked <= beforeOffset, `ACK ${acked} stays before the halted command (${beforeOffset})`);
+    assert.deepEqual(await r.call('PING'), { ok: 'PONG' });
+    m.close(); r.close();
+    await replica.stop(); replica = undefined;
+    await master.stop(); master = undefined;
+    await rm(dir, { recursive: true, force: true }); dir = undefined;
+  });
+}
