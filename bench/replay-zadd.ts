@@ -84,8 +84,19 @@ async function main(): Promise<number> {
       parareplica: checkOf(ours), redis: checkOf(redis), replicasAgree: agree },
   };
   await new Promise<void>((resolve) => process.stdout.write(JSON.stringify(out) + '\n', () => resolve()));
+  const line = (name: string, o: Outcome | null): string => (o === null ? `${name}: not run`
+    : 'error' in o ? `${name}: FAILED (${o.error})`
+    : `${name}: ${o.result.commandsPerSec} commands/s in ${o.result.seconds} s, cpu ${String(o.result.cpuSeconds)} s, ` +
+      `peak RSS ${o.result.peakRssBytes === null ? '?' : Math.round(o.result.peakRssBytes / 2 ** 20)} MiB, ` +
+      `ZCARD p50/p99 ${String(o.result.readP50Ms)}/${String(o.result.readP99Ms)} ms`);
+  log(line('parareplica', ours));
+  log(line('redis-server', redis));
+  log(`ratio ${String(ratio)}, verified ${String(out.verified)}`);
   return out.verified ? 0 : 1;
 }
+
+// Turn signals into a normal exit so that 'exit' handlers (the redis-server child's) run.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 main().then((code) => process.exit(code), (e: unknown) => {
   process.stderr.write(`replay-zadd: ${(e as Error).stack ?? String(e)}\n`);

@@ -235,7 +235,21 @@ export class Replica extends EventEmitter {
       this.emit('applied', ack);
     }
     if (this.tickCount % 10 === 0) this.sendBeacons();
+    if (this.tickCount % 100 === 0) this.logProgress();
     if (this.tickCount % 50 === 0) void this.truncateRelay();
+  }
+
+  private lastProgress = { applied: -1, barriers: -1 };
+  /** A state-change log line every 10 s while data flows: offsets, barrier count and latency. */
+  private logProgress(): void {
+    const applied = this.ackOffset();
+    const barriers = this.router.barriers;
+    if (applied === this.lastProgress.applied && barriers === this.lastProgress.barriers) return;
+    const lat = [...this.barrierLatencyMs].sort((a, b) => a - b);
+    this.log.info({ applied, received: this.pump.ingested, backlogBytes: this.pump.backlogBytes,
+      commands: this.router.commandsRouted, barriers, barriersSinceLast: barriers - Math.max(0, this.lastProgress.barriers),
+      barrierP99Ms: lat.length ? Number(lat[Math.floor(lat.length * 0.99)].toFixed(2)) : 0 }, 'replication progress');
+    this.lastProgress = { applied, barriers };
   }
 
   /** Lets idle shards record progress so the relay log can be trimmed and restarts replay little. */

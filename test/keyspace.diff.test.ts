@@ -19,7 +19,7 @@ let epoch = 1;
 
 before(async () => {
   redis = await startRedis();
-  t = await TestStore.create('diff');
+  t = await TestStore.create('diff', { metaCacheEntries: 3 });   // tiny meta cache: exercise eviction
   t.store.deleteOnPastExpiry = true;
 });
 after(async () => {

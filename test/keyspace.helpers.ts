@@ -23,9 +23,9 @@ export function tmpDir(tag: string): string {
 export class TestStore {
   private constructor(public store: ShardStore, readonly dir: string) {}
 
-  static async create(tag = 't'): Promise<TestStore> {
+  static async create(tag = 't', opts: Parameters<typeof ShardStore.open>[1] = {}): Promise<TestStore> {
     const dir = tmpDir(tag);
-    return new TestStore(await ShardStore.open(path.join(dir, 'shard-0')), dir);
+    return new TestStore(await ShardStore.open(path.join(dir, 'shard-0'), opts), dir);
   }
 
   async w(...a: Arg[]): Promise<void> { const r = this.store.applyWrite(0, argv(...a)); if (r) await r; }

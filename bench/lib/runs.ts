@@ -138,6 +138,9 @@ export async function runRedis(s: ZaddStream, o: RunOptions): Promise<{ result: 
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--replicaof', '127.0.0.1', String(standin.port), '--dir', dir, '--repl-timeout', '3600'],
   { stdio: ['ignore', 'pipe', 'pipe'] });
+  // If the bench dies (Ctrl-C, timeout kill), do not leave a replica of a dead port behind.
+  const killOnExit = (): void => { proc.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
   let out = '';
   const keep = (d: Buffer): void => { out = (out + d.toString()).slice(-4000); };
   proc.stdout!.on('data', keep);
@@ -170,6 +173,7 @@ export async function runRedis(s: ZaddStream, o: RunOptions): Promise<{ result: 
     };
   } finally {
     (c as Client | null)?.close();
+    process.off('exit', killOnExit);
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
       await new Promise((r) => proc.once('exit', r));

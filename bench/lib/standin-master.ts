@@ -79,7 +79,7 @@ export class StandinMaster extends EventEmitter {
     if (this.served) { this.refused++; sock.destroy(); return; }
     this.sockets.add(sock);
     sock.setNoDelay(true);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let mine = false;
     sock.on('data', (d: Buffer) => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);

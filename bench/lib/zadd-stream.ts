@@ -71,7 +71,7 @@ export interface StreamSpec {
   commands: number;
   keys: number;
   seed: number;
-  /** How many keys to model exactly for the end-of-run check (spread evenly over the key space). */
+  /** How many keys to model exactly for the end-of-run check (default 16). */
   samples?: number;
 }
 
@@ -100,11 +100,18 @@ export function generateZaddStream(spec: StreamSpec): ZaddStream {
   const out = Buffer.allocUnsafe(SELECT0.length + commands * ZADD_BYTES);
   SELECT0.copy(out, 0);
 
-  const nSamples = Math.min(spec.samples ?? 16, keys);
+  // Sampled keys: the keys of the commands at evenly spaced positions of the stream (so each one
+  // exists at the end), found by a first pass over the same draws.
+  const nSamples = Math.min(spec.samples ?? 16, commands);
   const sampleOf = new Map<number, SampleModel>();
-  for (let i = 0; i < nSamples; i++) {
-    const k = Math.floor((i * keys) / nSamples + keys / (2 * nSamples));
-    if (!sampleOf.has(k)) sampleOf.set(k, { key: randName('zs:', k), members: new Map() });
+  const pre = new XorShift32(seed);
+  for (let i = 0, next = 0, j = 0; i < commands && j < nSamples; i++) {
+    const k = pre.below(keys);
+    pre.next(); pre.next();
+    if (i === next) {
+      if (!sampleOf.has(k)) sampleOf.set(k, { key: randName('zs:', k), members: new Map() });
+      next = Math.floor((++j * commands) / nSamples);
+    }
   }
   const seen = new Uint8Array(Math.ceil(keys / 8));
   let distinct = 0;
