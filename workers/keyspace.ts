@@ -203,7 +203,6 @@ function fillTo(a: number[], db: number): void {
   while (a.length <= db) a.push(0);
 }
 
-export { metaKey as _metaKey, memberPrefix as _memberPrefix, prefixEnd as _prefixEnd };
 
 // ---------------------------------------------------------------------------------------------------
 // Keyspace: the storage API the command modules use

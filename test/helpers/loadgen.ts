@@ -24,7 +24,7 @@ export function commandGenerator(seed: number, keysPerType = 50): () => Arg[][] 
   const score = () => pick([String(int(100)), (rnd() * 100 - 50).toFixed(3), '-inf', '+inf', '0', '1e-3']);
   const gens: Array<() => Arg[][]> = [
     () => [['SET', key('s'), val()]],
-    () => [['SET', key('s'), val(), pick(['EX', 'PX']), pick(['EX', 'PX']) === 'EX' ? 100 + int(100) : 100000 + int(1000)]],
+    () => (rnd() < 0.5 ? [['SET', key('s'), val(), 'EX', 100 + int(100)]] : [['SET', key('s'), val(), 'PX', 100000 + int(1000)]]),
     () => [['SET', key('s'), val(), pick(['NX', 'XX', 'KEEPTTL', 'GET'])]],
     () => [['SETNX', key('s'), val()]], () => [['APPEND', key('s'), val()]],
     () => [['SETRANGE', key('s'), int(20), 'zz']], () => [['INCR', key('n')]], () => [['DECR', key('n')]],
