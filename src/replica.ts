@@ -130,7 +130,7 @@ export class Replica extends EventEmitter {
         for (let s = 0; s < states.length; s++) this.router.lastRouted[s] = states[s].offset;
         this.log.info({ from: res.from.offset, to: relay.endOffset, shardsMin: min }, 'replaying the relay log');
         await this.pump.replayFromRelay();
-        await this.router.drain();
+        await this.router.drain(true);
         this.pump.resetAt(this.router.offset, this.router.db);
         if (this.router.offset >= max) return { replid, offset: this.router.offset };
       }
@@ -259,7 +259,6 @@ export class Replica extends EventEmitter {
     for (let s = 0; s < this.router.shards; s++) {
       if (this.router.lastRouted[s] < safe) this.router.emit(s, RecordKind.BEACON, this.router.db, safe, 0, EMPTY, 0, 0);
     }
-    if (this.router.overflowed) void this.router.drain();
   }
 
   private async truncateRelay(): Promise<void> {

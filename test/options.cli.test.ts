@@ -25,7 +25,7 @@ describe('parseArgs: defaults and every flag', () => {
     const o = parseArgs([]);
     assert.deepEqual(o, {
       master: { host: '127.0.0.1', port: 6379 }, port: 6380, bind: '127.0.0.1', dir: resolve('parareplica-data'),
-      workers: availableParallelism(), logLevel: 'info', replTimeout: 60, ringBytes: 8 * 1024 * 1024,
+      workers: availableParallelism(), logLevel: 'info', replTimeout: 60, ringBytes: 1024 * 1024,
       workersExplicit: false,
     } satisfies ReplicaOptions);
   });
@@ -147,7 +147,7 @@ describe('--help and --version', () => {
     }
     const flat = text.replace(/\s+/g, ' ');
     for (const d of ['(default: 127.0.0.1:6379)', '(default: 6380)', '(default: 127.0.0.1)', '(default: ./parareplica-data)',
-      `(default: ${availableParallelism()}`, '(default: info)', '(default: 60)', '(default: 8mb)']) {
+      `(default: ${availableParallelism()}`, '(default: info)', '(default: 60)', '(default: 1mb)']) {
       assert.ok(flat.includes(d), `help lacks ${d}`);
     }
   });

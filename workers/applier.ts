@@ -87,6 +87,8 @@ export default async function applier(task: ApplierTask): Promise<void> {
       replies.waitForSpaceSync(PARK_MS);
       if (shared.stopRequested()) return;
     }
+    // The reader on the main thread parks in waitForData(); wake it now rather than after the commit.
+    replies.wakeConsumer();
   };
 
   try {

@@ -64,7 +64,7 @@ const SPEC: Array<{ key: Key; flag: string; arg: string; help: string; def?: () 
     help: 'reconnect to the master after this long without data' },
   { key: 'announceIp', flag: '--replica-announce-ip', arg: '<ip>',
     help: 'address the master shows for this replica (REPLCONF ip-address)' },
-  { key: 'ringBytes', flag: '--ring-bytes', arg: '<size>', def: () => '8mb',
+  { key: 'ringBytes', flag: '--ring-bytes', arg: '<size>', def: () => '1mb',
     help: 'per-shard ring size, a power of two from 64kb to 1gb (bytes, or with k/kb/m/mb/g/gb like redis.conf)' },
 ];
 
@@ -245,7 +245,7 @@ function validateWith(o: Partial<ReplicaOptions>, L: Labels): ReplicaOptions {
     logLevel: level as LogLevel,
     replTimeout: intIn(L.replTimeout, o.replTimeout ?? 60, 1, MAX_REPL_TIMEOUT,
       `use a whole number of seconds from 1 to ${MAX_REPL_TIMEOUT}`),
-    ringBytes: parseSize(L.ringBytes, o.ringBytes ?? 8 * 1024 * 1024),
+    ringBytes: parseSize(L.ringBytes, o.ringBytes ?? 1024 * 1024),
   };
   if (user !== undefined) { out.master.user = user; out.masteruser = user; }
   if (password !== undefined) { out.master.password = password; out.masterauth = password; }

@@ -33,7 +33,6 @@ export class ShardReads {
     return new Promise((resolve, reject) => {
       this.pending[shard].set(id, { resolve, reject });
       this.router.emit(shard, RecordKind.READ, db, -1, id, payload, 0, payload.length);
-      if (this.router.overflowed) void this.router.drain();
       this.router.wakeShard(shard);
     });
   }

@@ -40,7 +40,11 @@ export class Router implements CommandSink {
   readonly shards: number;
   private readonly framer = new RespFramer();
   private readonly pending: Pending[][];
+  private readonly pendingBytes: number[];
   private pendingCount = 0;
+  private flushing = false;
+  /** Overflow bytes one shard may hold before route() asks the caller to wait. */
+  overflowLimit = 4 << 20;
   /** DB selected by the stream at the current position. */
   db = 0;
   /** Offset of the last byte framed so far. */
@@ -68,6 +72,7 @@ export class Router implements CommandSink {
     private readonly events: RouterEvents) {
     this.shards = rings.length;
     this.pending = rings.map(() => []);
+    this.pendingBytes = rings.map(() => 0);
     this.lastRouted = rings.map(() => -1);
   }
 
@@ -98,17 +103,31 @@ export class Router implements CommandSink {
       this.haltWith(e instanceof ParaError ? e : new ParaError('PARAREPLICA_PROTOCOL', String(e)));
     }
     this.wakeAll();
-    return this.pendingCount === 0;
+    // A shard whose ring is full only stops routing once its overflow passes the limit: the other
+    // shards keep receiving work meanwhile (no head-of-line blocking on the slowest shard).
+    return this.maxPendingBytes() <= this.overflowLimit;
   }
 
-  /** Resolves once every overflowed record is in its ring. Never blocks the event loop. */
-  async drain(): Promise<void> {
-    while (this.pendingCount > 0) {
+  private maxPendingBytes(): number {
+    let m = 0;
+    for (let s = 0; s < this.shards; s++) if (this.pendingBytes[s] > m) m = this.pendingBytes[s];
+    return m;
+  }
+
+  /**
+   * Resolves once every shard's overflow is back under the limit (`untilEmpty`: completely empty).
+   * Never blocks the event loop.
+   */
+  async drain(untilEmpty = false): Promise<void> {
+    while (this.pendingCount > 0 && (untilEmpty || this.maxPendingBytes() > this.overflowLimit)) {
       let progressed = false;
       for (let s = 0; s < this.shards; s++) {
         const q = this.pending[s];
         let i = 0;
-        while (i < q.length && this.rings[s].tryWrite(q[i].kind, 0, q[i].db, q[i].offset, q[i].aux, q[i].payload)) i++;
+        while (i < q.length && this.rings[s].tryWrite(q[i].kind, 0, q[i].db, q[i].offset, q[i].aux, q[i].payload)) {
+          this.pendingBytes[s] -= q[i].payload.length;
+          i++;
+        }
         if (i > 0) { q.splice(0, i); this.pendingCount -= i; progressed = true; this.rings[s].wakeConsumer(); }
       }
       if (this.pendingCount === 0) break;
@@ -117,6 +136,18 @@ export class Router implements CommandSink {
         await this.rings[s].waitForSpace(50);
       }
     }
+  }
+
+  /** Keeps moving overflowed records into their rings in the background until none is left. */
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      void this.drain(true).finally(() => {
+        this.flushing = false;
+        if (this.pendingCount > 0) this.scheduleFlush();
+      });
+    });
   }
 
   wakeShard(s: number): void {
@@ -133,6 +164,8 @@ export class Router implements CommandSink {
     if (this.pending[s].length === 0 && this.rings[s].tryWrite(kind, 0, db, offset, aux, src, start, end)) return;
     this.pending[s].push({ kind, db, offset, aux, payload: Buffer.from(src.subarray(start, end)) });
     this.pendingCount++;
+    this.pendingBytes[s] += end - start;
+    if (this.pendingCount === 1) this.scheduleFlush();
   }
 
   /** Puts one record in every ring (barriers, beacons, full-sync markers). */

@@ -43,7 +43,7 @@ export async function startEngine(shards: number, ringBytes = 1 << 16, dir?: str
     dir: d, shared, pool, router, reads, halts, lowWater,
     async settle(timeoutMs = 20000) {
       const t0 = Date.now();
-      await router.drain();
+      await router.drain(true);
       while (lowWater() < router.safeOffset) {
         if (Date.now() - t0 > timeoutMs) throw new Error(`engine did not settle: low-water ${lowWater()} < ${router.safeOffset}`);
         await new Promise((r) => setTimeout(r, 5));
