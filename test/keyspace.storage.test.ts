@@ -1,7 +1,7 @@
 /**
  * Storage engine behaviour of ShardStore: group commit with the applied offset in the same batch,
- * reopen, FLUSHDB/FLUSHALL epochs and reclaim, the pending layer during a commit, argv views into
- * shared memory, merged member ranges, and the data-directory format check.
+ * reopen, FLUSHDB/FLUSHALL epochs and reclaim, the pending layer during a commit, discard() of a failed
+ * group, argv views into shared memory, merged member ranges, and the data-directory format check.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,6 +216,183 @@ test('keys in different dbs are independent', async () => {
     assert.equal(s.store.applyWrite(5, argv('del', 'k')), undefined);   // sync fast path
     assert.equal(await s.get('k', 5), null);
     assert.equal(await s.get('k', 0), 'zero');
+  } finally {
+    await s.destroy();
+  }
+});
+
+// ----- discard(): a group that fails half-way leaves nothing behind -----------------------------------
+async function garbageCount(s: TestStore): Promise<number> {
+  let n = 0;
+  for await (const k of s.store.db.keys({ gte: Buffer.from([0xff, 0xff, 0x47]), lt: Buffer.from([0xff, 0xff, 0x48]) })) n++;
+  return n;
+}
+
+/** Counts the batches the store starts from now on. */
+function countBatches(s: TestStore): { n: number } {
+  const c = { n: 0 };
+  const db = s.store.db as unknown as { batch(): unknown }, orig = db.batch.bind(s.store.db);
+  db.batch = () => { c.n++; return orig(); };
+  return c;
+}
+
+const members = (n: number, p = 'm') => Array.from({ length: n }, (_, i) => `${p}${i}`);
+
+test('discard() drops every uncommitted change: data, conversions, flushes, counts, offset', async () => {
+  const s = await TestStore.create('discard');
+  try {
+    await s.w('set', 'a', '1');
+    await s.w('sadd', 'small', 'x', 'y', 'z');
+    await s.w('sadd', 'big', ...members(200));                       // per-member
+    await s.w('zadd', 'Z', ...members(150).flatMap((m, i) => [i, m])); // per-member
+    await s.w('hset', 'h', 'f', 'v');
+    await s.w('set', 'e', 'v');
+    await s.w('pexpireat', 'e', 4_000_000_000_000);
+    await s.wdb(1, 'set', 'one', '1');
+    s.store.setApplied(100, 'replid-1');
+    await s.store.commit();
+    const committed = structuredClone(s.store.state);
+    const garbageBefore = await garbageCount(s);
+    // the failed group: a MULTI/EXEC-like run whose last command throws
+    await s.w('incr', 'a');
+    await s.w('set', 'new', 'v');
+    await s.w('sadd', 'small', ...members(140, 's'));                 // converts: nextVersion moves
+    await s.w('sadd', 'big', 'extra');
+    await s.w('srem', 'big', 'm0', 'm1');
+    await s.w('del', 'Z');                                            // garbage range
+    await s.w('hdel', 'h', 'f');                                      // deletes the key
+    await s.w('pexpireat', 'a', 4_000_000_000_000);                   // expires count
+    s.store.flushDb(1, 5);                                            // epoch + garbage range
+    await s.wdb(1, 'set', 'two', '2');
+    s.store.setApplied(200, 'replid-2');
+    s.store.setLoading(true);
+    assert.notDeepEqual(s.store.state, committed);
+    assert.throws(() => s.store.applyWrite(0, argv('nosuchcommand', 'k')),
+      (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_UNSUPPORTED_COMMAND');
+    s.store.discard();
+
+    const check = async () => {
+      assert.deepEqual(s.store.state, committed);
+      assert.equal(await s.get('a'), '1');
+      assert.equal(await s.r('ttl', 'a'), -1);
+      assert.equal(await s.r('exists', 'new'), 0);
+      assert.equal(await s.r('scard', 'small'), 3);
+      assert.equal(await s.r('sismember', 'small', 's0'), 0);
+      assert.equal(await s.r('scard', 'big'), 200);
+      assert.equal(await s.r('sismember', 'big', 'm0'), 1);
+      assert.equal(await s.r('sismember', 'big', 'extra'), 0);
+      assert.equal(await s.r('zcard', 'Z'), 150);
+      assert.equal(String(await s.r('zscore', 'Z', 'm149')), '149');
+      assert.deepEqual(await s.r('hget', 'h', 'f'), Buffer.from('v'));
+      assert.equal(await s.get('one', 1), '1');
+      assert.equal(await s.get('two', 1), null);
+      assert.deepEqual(await s.r('__keyspace'), [[0, 6, 1], [1, 1, 0]]);
+      assert.equal(await s.r('dbsize'), 6);
+      assert.deepEqual(s.store.keyspaceInfo(), [[0, 6, 1], [1, 1, 0]]);
+    };
+    await check();
+
+    const batches = countBatches(s);
+    await s.store.commit();
+    assert.equal(batches.n, 0);                                       // nothing left to write
+    assert.equal(await garbageCount(s), garbageBefore);
+    await s.reopen();
+    await check();
+
+    // the store goes on normally: a replay of the group from offset 100 applies it exactly once
+    await s.w('incr', 'a');
+    await s.w('sadd', 'small', ...members(140, 's'));
+    s.store.setApplied(200);
+    await s.store.commit();
+    assert.equal(s.store.state.nextVersion, committed.nextVersion + 1);
+    await s.reopen();
+    assert.equal(await s.get('a'), '2');
+    assert.equal(await s.r('scard', 'small'), 143);
+    assert.equal(s.store.state.offset, 200);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('discard() with nothing uncommitted, and right after open, changes nothing', async () => {
+  const s = await TestStore.create('discard-empty');
+  try {
+    const fresh = structuredClone(s.store.state);
+    await s.w('set', 'a', '1');
+    s.store.setApplied(7);
+    s.store.discard();
+    assert.deepEqual(s.store.state, fresh);
+    assert.equal(await s.get('a'), null);
+    await s.w('set', 'a', '2');
+    s.store.setApplied(8);
+    await s.store.commit();
+    const after = structuredClone(s.store.state);
+    s.store.discard(); s.store.discard();
+    assert.deepEqual(s.store.state, after);
+    assert.equal(await s.get('a'), '2');
+    await s.reopen();
+    s.store.discard();
+    assert.deepEqual(s.store.state, after);
+    assert.equal(await s.get('a'), '2');
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('discard() during an in-flight commit keeps the pending batch and drops only later writes', async () => {
+  const s = await TestStore.create('discard-pending');
+  try {
+    await s.w('set', 'a', '1');
+    await s.w('rpush', 'L', 'x', 'y');
+    s.store.setApplied(10);
+    const p = s.store.commit();                                       // not awaited
+    const inFlight = structuredClone(s.store.state);
+    await s.w('incr', 'a');                                           // ref taken from the pending layer
+    await s.w('rpush', 'L', 'z');
+    await s.w('set', 'b', 'v');
+    s.store.setApplied(20);
+    assert.equal(await s.get('a'), '2');
+    s.store.discard();
+    assert.deepEqual(s.store.state, inFlight);
+    assert.equal(await s.get('a'), '1');
+    assert.deepEqual(await s.r('lrange', 'L', 0, -1), [Buffer.from('x'), Buffer.from('y')]);
+    assert.equal(await s.r('exists', 'b'), 0);
+    await p;
+    await s.store.commit();
+    await s.reopen();
+    assert.deepEqual(s.store.state, inFlight);
+    assert.equal(await s.get('a'), '1');
+    assert.equal(await s.r('llen', 'L'), 2);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('discard() after a failed batch write goes back to the last durable commit', async () => {
+  const s = await TestStore.create('discard-failed');
+  try {
+    await s.w('set', 'a', '1');
+    s.store.setApplied(10);
+    await s.store.commit();
+    const durable = structuredClone(s.store.state);
+    await s.w('set', 'a', '2');
+    await s.w('sadd', 'S', ...members(130));
+    s.store.setApplied(20);
+    const db = s.store.db as unknown as { batch(): unknown };
+    const orig = db.batch.bind(s.store.db);
+    db.batch = () => {
+      const b = orig() as { write(): Promise<void> };
+      b.write = () => Promise.reject(new Error('disk full'));
+      return b;
+    };
+    await assert.rejects(s.store.commit(), (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_APPLY_FAILED');
+    db.batch = orig; s.store.discard();
+    assert.deepEqual(s.store.state, durable);
+    assert.equal(await s.get('a'), '1');
+    assert.equal(await s.r('exists', 'S'), 0);
+    await s.reopen();
+    assert.deepEqual(s.store.state, durable);
+    assert.equal(await s.get('a'), '1');
   } finally {
     await s.destroy();
   }

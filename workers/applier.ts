@@ -170,7 +170,10 @@ export default async function applier(task: ApplierTask): Promise<void> {
               throw new ParaError('PARAREPLICA_APPLY_FAILED', `internal: unknown ring record kind ${kind}`);
           }
         } catch (e) {
-          // Stop applying at this record: commit what came before it, keep serving reads.
+          // Stop applying at this record. Nothing of this group is committed (a failed MULTI must not
+          // half-apply): the store goes back to its last commit, and the records before this one are
+          // replayed from the relay log after a restart. Reads keep being served.
+          store.discard();
           halted = true;
           const err = isParaError(e) ? e : new ParaError('PARAREPLICA_APPLY_FAILED', `applier ${shard} failed: ${(e as Error).stack ?? e}`);
           let command = '';

@@ -1,0 +1,397 @@
+/**
+ * Keyspace: the storage API the command modules use (see commands.ts for the handler contract), on
+ * top of one shard's LevelDB (layout.ts). A write-combining overlay in front of LevelDB, group commit,
+ * epochs for FLUSHDB/FLUSHALL, discard of a failed group, and background reclaim of dead ranges.
+ *
+ * ## Overlay, group commit and crash consistency
+ *
+ * Writes go to an in-memory overlay (KeyRef per touched key, member map per version). `commit()` turns
+ * the overlay, the new garbage ranges and the state record (offset, epochs, counters) into ONE chained
+ * batch: data and applied offset are always durable together. While a batch is being written, its
+ * overlay stays readable as the "pending" layer, so reads never miss data in flight.
+ * A bounded cache of committed meta bytes (meta.ts) lets hot keys skip LevelDB reads across groups.
+ * Range reads (members(), scanMetas()) merge the overlay with a LevelDB iterator (ranges.ts): they
+ * never commit in the middle of a group, which would break exactly-once and MULTI atomicity.
+ * `discard()` drops the overlay and restores the state written by the latest commit: a group that
+ * fails half-way leaves nothing behind.
+ *
+ * Buffers passed in (argv views into shared memory) are kept only until the next commit() has queued
+ * them into its batch (the native batch copies), so handlers need not copy them.
+ */
+import type { ClassicLevel } from 'classic-level';
+import { ParaError } from '../src/errors.js';
+import {
+  ShardState, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
+  garbageKey, prefixEnd,
+} from './layout.js';
+import { Meta, KeyRef, MetaCache, encodeMeta, decodeMeta } from './meta.js';
+import type { RangeOptions } from './command-api.js';
+import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
+
+interface MemberEntry { part: Buffer; value: Buffer | null }
+interface VersionSlot { db: number; prefix: Buffer; parts: Map<string, MemberEntry> }
+
+export class Keyspace {
+  failedCommands = 0;
+  /**
+   * false (default, what a Redis replica does): an expiry time already in the past sets that TTL
+   * and the key stays (hidden from reads) until the master's DEL. true (what a Redis master does
+   * with a client's command): SET…PXAT/EXPIRE-family with a past time deletes the key. Tests use
+   * true to compare with a standalone redis-server.
+   */
+  deleteOnPastExpiry = false;
+  /** Reason of the last failed command (for logs / INFO). */
+  lastFailure: string | null = null;
+  /** Live state: what the next commit will write. Restored in place by discard(). */
+  readonly state: ShardState;
+
+  protected metas = new Map<string, KeyRef>();
+  protected pendingMetas: Map<string, KeyRef> | null = null;
+  protected memberOv = new Map<number, VersionSlot>();
+  protected pendingMemberOv: Map<number, VersionSlot> | null = null;
+  protected newGarbage: Garbage[] = [];
+  protected dirtyData = false;
+  protected stateDirty = false;
+  protected committing: Promise<void> | null = null;
+  /** The state as written by the latest commit() batch (in flight or durable): what discard() restores. */
+  protected committedState: ShardState;
+  protected metaCache = new MetaCache();
+
+  protected constructor(readonly db: ClassicLevel<Buffer, Buffer>, state: ShardState) {
+    this.state = state;
+    this.committedState = copyState(state);
+  }
+
+  /** Current epoch of a Redis db. */
+  epochOf(db: number): number { return this.state.epochs[db] ?? 0; }
+
+  /** Record a command that failed as it would on Redis (no data changed). Always returns undefined. */
+  fail(reason: string): void {
+    this.failedCommands++;
+    this.lastFailure = reason;
+  }
+
+  // ----- metas -----------------------------------------------------------------------------------
+
+  /**
+   * Resolve a key for a write: overlay → pending batch → LevelDB. The ref is registered in the
+   * overlay (cached for the rest of the group). Never hides expired keys (master semantics).
+   */
+  ref(db: number, key: Buffer): KeyRef {
+    const epoch = this.epochOf(db);
+    const lk = metaKey(db, epoch, key);
+    const id = lk.toString('latin1');
+    let r = this.metas.get(id);
+    if (r !== undefined) return r;
+    const p = this.pendingMetas?.get(id);
+    if (p !== undefined) {
+      // A copy: handlers mutate metas in place, and the pending layer must keep what its batch holds
+      // (discard() falls back to it).
+      r = new KeyRef(db, epoch, lk, id, p.meta === null ? null : decodeMeta(encodeMeta(p.meta)));
+    } else {
+      const raw = this.readMeta(lk, id);
+      r = new KeyRef(db, epoch, lk, id, raw === null ? null : decodeMeta(raw));
+    }
+    this.metas.set(id, r);
+    return r;
+  }
+
+  /**
+   * Resolve a key for a read: null if absent or logically expired (nowMs > expireMs). Does not grow
+   * the overlay. The returned ref must not be written through.
+   */
+  lookup(db: number, key: Buffer, nowMs: number): KeyRef | null {
+    const epoch = this.epochOf(db);
+    const lk = metaKey(db, epoch, key);
+    const id = lk.toString('latin1');
+    let r = this.metas.get(id) ?? this.pendingMetas?.get(id);
+    if (r === undefined) {
+      const raw = this.readMeta(lk, id);
+      if (raw === null) return null;
+      r = new KeyRef(db, epoch, lk, id, decodeMeta(raw));
+    }
+    const m = r.meta;
+    if (m === null || (m.expireMs !== -1 && nowMs > m.expireMs)) return null;
+    return r;
+  }
+
+  /** Committed meta bytes of a key: the meta cache, else LevelDB (then cached). */
+  private readMeta(lk: Buffer, id: string): Buffer | null {
+    const c = this.metaCache.get(id);
+    if (c !== undefined) return c;
+    const raw = this.db.getSync(lk) ?? null;
+    this.metaCache.set(id, raw);
+    return raw;
+  }
+
+  /** Mark a ref's meta as changed (after mutating ref.meta in place); it is written at commit. */
+  dirty(r: KeyRef): void {
+    r.dirty = true;
+    this.dirtyData = true;
+    if (this.metas.get(r.id) !== r) this.metas.set(r.id, r);
+  }
+
+  /** Create a key that does not exist (ref.meta must be null). No expiry. */
+  create(r: KeyRef, type: number, value: any): Meta {
+    const m: Meta = { type, expireMs: -1, version: 0, count: 0, value };
+    r.meta = m;
+    if (this.state.keys.length <= r.db) {
+      fillTo(this.state.keys, r.db); fillTo(this.state.expires, r.db); fillTo(this.state.epochs, r.db);
+    }
+    this.state.keys[r.db]++;
+    this.dirty(r);
+    return m;
+  }
+
+  /** Delete a key (no-op if absent). A per-member collection is dropped in O(1) (garbage range). */
+  del(r: KeyRef): void {
+    const m = r.meta;
+    if (m === null) return;
+    if (m.version !== 0) this.dropMembers(r);
+    if (m.expireMs !== -1) this.state.expires[r.db]--;
+    this.state.keys[r.db]--;
+    r.meta = null;
+    this.dirty(r);
+  }
+
+  /** Set (ms ≥ 0) or remove (-1) the expiry of an existing key, keeping the counters right. */
+  setExpire(r: KeyRef, ms: number): void {
+    const m = r.meta!;
+    if (m.expireMs === -1 && ms !== -1) this.state.expires[r.db]++;
+    else if (m.expireMs !== -1 && ms === -1) this.state.expires[r.db]--;
+    m.expireMs = ms;
+    this.dirty(r);
+  }
+
+  /**
+   * Forget the per-member records of a collection (garbage-ranged, reclaimed later) and make the
+   * meta inline-empty (version 0, count 0). Used by del() and when SET overwrites a collection.
+   */
+  dropMembers(r: KeyRef): void {
+    const m = r.meta!;
+    if (m.version === 0) return;
+    const prefix = memberPrefix(r.db, r.epoch, m.version);
+    this.memberOv.delete(m.version);
+    this.newGarbage.push({ gte: prefix, lt: prefixEnd(prefix) });
+    m.version = 0; m.count = 0; m.value = null;
+    this.dirty(r);
+  }
+
+  // ----- per-member layout -------------------------------------------------------------------------
+
+  /**
+   * Switch a collection to the per-member layout: allocates a fresh version and sets
+   * `meta.value = extra`. The caller then putMember()s every element and sets meta.count.
+   */
+  toPerMember(r: KeyRef, extra: any = null): void {
+    const m = r.meta!;
+    m.version = this.state.nextVersion++;
+    if (this.state.nextVersion > 0xffffffff) {
+      throw new ParaError('PARAREPLICA_APPLY_FAILED', 'collection version counter exhausted (2^32); resync this replica into a fresh data directory', {});
+    }
+    m.value = extra;
+    this.dirty(r);
+  }
+
+  private slotFor(r: KeyRef): VersionSlot {
+    const v = r.meta!.version;
+    let s = this.memberOv.get(v);
+    if (s === undefined) {
+      s = { db: r.db, prefix: memberPrefix(r.db, r.epoch, v), parts: new Map() };
+      this.memberOv.set(v, s);
+    }
+    return s;
+  }
+
+  /** Point read of one member record (sync). */
+  getMember(r: KeyRef, part: Buffer): Buffer | undefined {
+    const v = r.meta!.version;
+    const id = part.toString('latin1');
+    const e = this.memberOv.get(v)?.parts.get(id) ?? this.pendingMemberOv?.get(v)?.parts.get(id);
+    if (e !== undefined) return e.value ?? undefined;
+    return this.db.getSync(Buffer.concat([memberPrefix(r.db, r.epoch, v), part]));
+  }
+
+  /** Write one member record (buffers kept until commit; no copy needed for argv views). */
+  putMember(r: KeyRef, part: Buffer, value: Buffer): void {
+    this.slotFor(r).parts.set(part.toString('latin1'), { part, value });
+    this.dirtyData = true;
+  }
+
+  /** Delete one member record. */
+  delMember(r: KeyRef, part: Buffer): void {
+    this.slotFor(r).parts.set(part.toString('latin1'), { part, value: null });
+    this.dirtyData = true;
+  }
+
+  /**
+   * Iterate member records of a per-member collection in bytewise order of the part (reverse if
+   * asked), merging uncommitted overlay writes with LevelDB. Yields [part, value].
+   */
+  async *members(r: KeyRef, o: RangeOptions = {}): AsyncGenerator<[Buffer, Buffer]> {
+    if (this.committing) await this.committing;
+    const v = r.meta!.version;
+    const prefix = memberPrefix(r.db, r.epoch, v);
+    const gte = o.gte ? Buffer.concat([prefix, o.gte]) : prefix;
+    const lt = o.lt ? Buffer.concat([prefix, o.lt]) : prefixEnd(prefix);
+    const ov: Array<OverlayEntry<Buffer>> = [];
+    const slot = this.memberOv.get(v);
+    if (slot) {
+      for (const e of slot.parts.values()) {
+        const k = Buffer.concat([prefix, e.part]);
+        if (Buffer.compare(k, gte) >= 0 && Buffer.compare(k, lt) < 0) ov.push({ k, v: e.value });
+      }
+    }
+    let n = 0;
+    const limit = o.limit ?? Infinity;
+    if (limit <= 0) return;
+    for await (const [k, val] of mergeRange(this.db, gte, lt, !!o.reverse, ov, (x) => x)) {
+      yield [k.subarray(prefix.length), val];
+      if (++n >= limit) return;
+    }
+  }
+
+  /**
+   * Iterate the live metas of a db in key order starting after `after` (exclusive) or at `from`.
+   * Expired keys are included (callers filter). Yields [redisKey, meta].
+   */
+  async *scanMetas(db: number, o: { after?: Buffer; prefix?: Buffer } = {}): AsyncGenerator<[Buffer, Meta]> {
+    if (this.committing) await this.committing;
+    const epoch = this.epochOf(db);
+    const base = metaKey(db, epoch, o.prefix ?? Buffer.alloc(0));
+    const lt = prefixEnd(base);
+    let gte = base;
+    if (o.after && (!o.prefix || Buffer.compare(o.after, o.prefix) >= 0)) {
+      gte = Buffer.concat([metaKey(db, epoch, o.after), Buffer.from([0])]);
+    }
+    const ov: Array<OverlayEntry<Meta>> = [];
+    for (const r of this.metas.values()) {
+      if (r.dirty && r.db === db && r.epoch === epoch &&
+          Buffer.compare(r.lk, gte) >= 0 && Buffer.compare(r.lk, lt) < 0) ov.push({ k: r.lk, v: r.meta });
+    }
+    for await (const [k, m] of mergeRange(this.db, gte, lt, false, ov, decodeMeta)) yield [k.subarray(META_KEY_HEAD), m];
+  }
+
+  // ----- epochs, state, commit ---------------------------------------------------------------------
+
+  /** Barrier: switch `db` to `newEpoch` (must be greater than its current epoch). */
+  flushDb(db: number, newEpoch: number): void {
+    const old = this.epochOf(db);
+    if (!(newEpoch > old) || newEpoch > 0xffffffff || !Number.isInteger(newEpoch)) {
+      throw new ParaError('PARAREPLICA_APPLY_FAILED',
+        `FLUSHDB barrier for db ${db} carries epoch ${newEpoch}, not greater than the current epoch ${old}; the epoch counter is inconsistent: resync into a fresh data directory`,
+        { db, newEpoch, epoch: old });
+    }
+    // With keys left, the whole old-epoch range becomes garbage and its overlay need not be written.
+    // With none, the overlay for this db holds only deletes of old-epoch records: let them be written.
+    if ((this.state.keys[db] ?? 0) > 0) {
+      const gte = epochPrefix(db, old);
+      this.newGarbage.push({ gte, lt: prefixEnd(gte) });
+      for (const [id, r] of this.metas) if (r.db === db) this.metas.delete(id);
+      for (const [v, s] of this.memberOv) if (s.db === db) this.memberOv.delete(v);
+    }
+    fillTo(this.state.epochs, db); fillTo(this.state.keys, db); fillTo(this.state.expires, db);
+    this.state.epochs[db] = newEpoch;
+    this.state.keys[db] = 0;
+    this.state.expires[db] = 0;
+    this.stateDirty = true;
+  }
+
+  /** Barrier: switch every db to `newEpoch`. */
+  flushAll(newEpoch: number): void {
+    const n = Math.max(this.state.epochs.length, this.state.keys.length, 1);
+    for (let db = 0; db < n; db++) this.flushDb(db, newEpoch);
+  }
+
+  /** The applied offset (and replid) to store with the next commit. Cheap: call it per command. */
+  setApplied(offset: number, replid?: string | null): void {
+    if (offset !== this.state.offset) { this.state.offset = offset; this.stateDirty = true; }
+    if (replid !== undefined && replid !== this.state.replid) { this.state.replid = replid; this.stateDirty = true; }
+  }
+
+  setLoading(loading: boolean): void {
+    if (loading !== this.state.loading) { this.state.loading = loading; this.stateDirty = true; }
+  }
+
+  /** Write everything dirty plus the state record as ONE batch and wait for it. */
+  async commit(): Promise<void> {
+    while (this.committing) await this.committing;
+    if (!this.dirtyData && !this.stateDirty && this.newGarbage.length === 0) {
+      this.metas.clear();
+      return;
+    }
+    const batch = this.db.batch();
+    for (const r of this.metas.values()) {
+      if (!r.dirty) continue;
+      r.dirty = false;
+      if (r.meta === null) {
+        batch.del(r.lk);
+        this.metaCache.set(r.id, null);
+      } else {
+        const enc = encodeMeta(r.meta);
+        batch.put(r.lk, enc);
+        this.metaCache.set(r.id, enc);
+      }
+    }
+    for (const s of this.memberOv.values()) {
+      for (const e of s.parts.values()) {
+        const k = Buffer.concat([s.prefix, e.part]);
+        if (e.value === null) batch.del(k); else batch.put(k, e.value);
+      }
+    }
+    for (const g of this.newGarbage) batch.put(garbageKey(this.state.garbageSeq++), packr.pack({ gte: g.gte, lt: g.lt }));
+    batch.put(STATE_KEY, packr.pack(this.state));
+    const prevCommitted = this.committedState;
+    this.committedState = copyState(this.state);
+    this.pendingMetas = this.metas; this.pendingMemberOv = this.memberOv;
+    this.metas = new Map(); this.memberOv = new Map(); this.newGarbage = [];
+    this.dirtyData = false; this.stateDirty = false;
+    const p = batch.write();
+    this.committing = p;
+    try {
+      await p;
+    } catch (e) {
+      this.metaCache.clear();   // it already holds this batch's metas
+      this.committedState = prevCommitted;
+      throw new ParaError('PARAREPLICA_APPLY_FAILED',
+        `LevelDB batch write failed: ${(e as Error).message}; stop applying and restart from the last committed offset`,
+        { offset: this.state.offset });
+    } finally {
+      this.committing = null; this.pendingMetas = null; this.pendingMemberOv = null;
+    }
+  }
+
+  /**
+   * Drop every uncommitted change: the overlay (metas and member records), new garbage ranges and
+   * the state changes (applied offset, replid, loading, epochs, key/expiry counts, nextVersion), so
+   * that the store is exactly as after the latest commit() and reads see that. The next commit()
+   * writes nothing unless something changes again. For a group that failed half-way (e.g. the 3rd
+   * command of a MULTI/EXEC threw): nothing of it may be committed.
+   * A batch already in flight is not affected: it stays readable as the pending layer and the state
+   * goes back to what that batch writes (a discard() after that batch failed: to the last durable one).
+   * Diagnostics (failedCommands, lastFailure) are kept. KeyRefs obtained before discard() are stale.
+   */
+  discard(): void {
+    this.metas.clear();
+    this.memberOv.clear();
+    this.newGarbage = [];
+    this.dirtyData = false;
+    this.stateDirty = false;
+    Object.assign(this.state, copyState(this.committedState));
+  }
+
+  /**
+   * Background reclaim: delete up to `maxKeys` records of the oldest garbage range. Returns true if
+   * garbage remains. Crash-safe: progress and deletions go in one batch.
+   */
+  async reclaimStep(maxKeys = 1000): Promise<boolean> {
+    return reclaimStep(this.db, maxKeys);
+  }
+
+  /** Non-empty dbs as [db, keys, expires]. */
+  keyspaceInfo(): Array<[number, number, number]> {
+    const out: Array<[number, number, number]> = [];
+    this.state.keys.forEach((n, db) => { if (n > 0) out.push([db, n, this.state.expires[db] ?? 0]); });
+    return out;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * LevelDB key layout of a shard database, and the records that are not per-key data (shard state,
+ * garbage ranges). Nothing else builds LevelDB keys by hand.
+ *
+ * ## LevelDB layout (all integers big-endian)
+ *
+ *   meta record    [db u16][epoch u32][0x00][redis key]               → encoded Meta (meta.ts)
+ *   member record  [db u16][epoch u32][0x01][version u32][member part] → member value
+ *   state record   [0xFF 0xFF][0x53 'S']                               → msgpack ShardState
+ *   garbage range  [0xFF 0xFF][0x47 'G'][seq u32]                      → msgpack { gte, lt }
+ *
+ * Redis db numbers stop at 0xFFFE: 0xFFFF is the reserved prefix. The member record does not repeat
+ * the Redis key: versions are unique in the shard (a persisted counter), and keeping `[db][epoch]` in
+ * front means one FLUSHDB range `[db][oldEpoch] .. [db][oldEpoch+1]` covers metas and members alike.
+ * Deleting a per-member collection = delete its meta + one garbage range `[db][epoch][0x01][version]`.
+ *
+ * Small collections (≤ INLINE_MAX_ENTRIES entries, each ≤ INLINE_MAX_BYTES) keep the whole value in
+ * `meta.value` (msgpack); bigger ones keep members as member records and `meta.value` holds optional
+ * type-specific extra data (e.g. list head/tail) or null.
+ *
+ * The background reclaim (Keyspace.reclaimStep) deletes garbage ranges oldest first; its progress
+ * and its deletions go in one batch, so a crash in the middle only repeats some deletes.
+ */
+import { Packr } from 'msgpackr';
+
+/** Version of the on-disk format, stored in the state record. */
+export const FORMAT = 1;
+export const STATE_KEY = Buffer.from([0xff, 0xff, 0x53]);
+export const GARBAGE_PREFIX = Buffer.from([0xff, 0xff, 0x47]);
+export const GARBAGE_END = Buffer.from([0xff, 0xff, 0x48]);
+/** Length of `[db u16][epoch u32][0x00]` in front of the Redis key in a meta record key. */
+export const META_KEY_HEAD = 7;
+
+/** msgpack codec of record values (meta payloads, state record, garbage ranges). */
+export const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** Persistent state of one shard: written in every commit batch, with the data it describes. */
+export interface ShardState {
+  replid: string | null;
+  /** Applied replication offset (every command up to it is in this shard's data). */
+  offset: number;
+  /** Current epoch of each db (index = db); missing entries are 0. */
+  epochs: number[];
+  loading: boolean;
+  /** Next per-member collection version (never reused). */
+  nextVersion: number;
+  /** Keys per db (expired-but-present keys included, as DBSIZE). */
+  keys: number[];
+  /** Keys with an expiry per db. */
+  expires: number[];
+  /** Next garbage-range record sequence number. */
+  garbageSeq: number;
+  format: number;
+}
+
+/** A dead key range `[gte, lt)` to reclaim in the background. */
+export interface Garbage { gte: Buffer; lt: Buffer }
+
+export function freshState(): ShardState {
+  return { replid: null, offset: 0, epochs: [], loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
+}
+
+/** A deep copy of a state (its per-db arrays are not shared with the original). */
+export function copyState(s: ShardState): ShardState {
+  return { ...s, epochs: [...s.epochs], keys: [...s.keys], expires: [...s.expires] };
+}
+
+/** Grow a per-db counter array with zeros so that index `db` exists (msgpack has no holes). */
+export function fillTo(a: number[], db: number): void {
+  while (a.length <= db) a.push(0);
+}
+
+/** Key of the meta record of Redis key `key` in `db` at `epoch`. */
+export function metaKey(db: number, epoch: number, key: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(META_KEY_HEAD + key.length);
+  b.writeUInt16BE(db, 0); b.writeUInt32BE(epoch, 2); b[6] = 0;
+  key.copy(b, META_KEY_HEAD);
+  return b;
+}
+
+/** Common prefix of the member records of collection `version` in `db` at `epoch`. */
+export function memberPrefix(db: number, epoch: number, version: number): Buffer {
+  const b = Buffer.allocUnsafe(11);
+  b.writeUInt16BE(db, 0); b.writeUInt32BE(epoch, 2); b[6] = 1; b.writeUInt32BE(version, 7);
+  return b;
+}
+
+/** Prefix of every record (metas and members) of `db` at `epoch`: the FLUSHDB garbage range. */
+export function epochPrefix(db: number, epoch: number): Buffer {
+  const b = Buffer.allocUnsafe(6);
+  b.writeUInt16BE(db, 0); b.writeUInt32BE(epoch, 2);
+  return b;
+}
+
+/** Key of garbage-range record number `seq`. */
+export function garbageKey(seq: number): Buffer {
+  const k = Buffer.allocUnsafe(7);
+  GARBAGE_PREFIX.copy(k, 0); k.writeUInt32BE(seq, 3);
+  return k;
+}
+
+/** Smallest key greater than every key starting with `prefix` (prefix never all 0xFF here). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const b = Buffer.from(prefix);
+  let i = b.length - 1;
+  while (i >= 0 && b[i] === 0xff) i--;
+  b[i]++;
+  return b.subarray(0, i + 1);
+}
