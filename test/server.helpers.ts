@@ -237,16 +237,6 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 150
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './helpers/redis.js';
 
 export const str = (r: Reply): string => (Buffer.isBuffer(r) ? r.toString() : JSON.stringify(r));

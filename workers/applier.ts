@@ -13,6 +13,7 @@
  * after that it still answers reads from the last consistent data, and applies nothing more.
  */
 import { MessagePort } from 'node:worker_threads';
+import os from 'node:os';
 import { pack } from 'msgpackr';
 import { SharedState, SharedHandles, RecordKind, REC_F_ERROR, S_STATE, S_BARRIER_ACK, S_HALTED,
   C_COMMITTED_OFFSET, C_OPS, C_BATCHES, C_BARRIERS, C_READS, C_FAILED, C_BYTES, C_SKIPPED,
@@ -32,6 +33,8 @@ export interface ApplierTask {
   replyPort: MessagePort;     // spill port of the reply ring (producer side)
   statusPort: MessagePort;    // messages to the main thread: ready, halted, failed
   maxGroup?: number;
+  /** How much to lower this thread's CPU priority (nice), default 5. */
+  niceIncrement?: number;
   storeOptions?: { cacheSize?: number; writeBufferSize?: number };
 }
 
@@ -64,6 +67,10 @@ class ArgvCollector {
 
 export default async function applier(task: ApplierTask): Promise<void> {
   const { shard } = task;
+  // Appliers do the bulk work; the main thread does network I/O and answers clients. On Linux, nice
+  // is per thread: lowering this thread's priority keeps the link and PING responsive when the
+  // appliers saturate every core (invariant 5). Raising niceness needs no privilege.
+  try { os.setPriority(task.niceIncrement ?? 5); } catch { /* not supported here: run at normal priority */ }
   const shared = SharedState.attach(task.handles);
   const ring = new RingConsumer(task.handles.requestRings[shard], task.requestPort);
   const replies = new RingProducer(task.handles.replyRings[shard], task.replyPort);
