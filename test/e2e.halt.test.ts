@@ -38,6 +38,7 @@ for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'h
     replica = await Replica.start({ master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers: 4,
       logger: pino({ level: 'silent' }) });
     replica.on('halted', (h) => halts.push(h));
+    try {
     const m = await Client.connect(master.port);
     const r = await Client.connect(replica.port);
     await waitFor('link up and synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up' &&
@@ -63,8 +64,11 @@ for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'h
     assert.ok(acked <= beforeOffset, `ACK ${acked} stays before the halted command (${beforeOffset})`);
     assert.deepEqual(await r.call('PING'), { ok: 'PONG' });
     m.close(); r.close();
-    await replica.stop(); replica = undefined;
-    await master.stop(); master = undefined;
-    await rm(dir, { recursive: true, force: true }); dir = undefined;
+    } finally {
+      await replica?.stop(); replica = undefined;
+      await master?.stop(); master = undefined;
+      if (dir) await rm(dir, { recursive: true, force: true });
+      dir = undefined;
+    }
   });
 }

@@ -5,7 +5,7 @@
  * afterwards its whole keyspace must equal the master's and its slave_repl_offset the master's
  * master_repl_offset. A second run does the same with mixed traffic of every type over several dbs.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -68,6 +68,7 @@ async function underLoad(x: Run, loads: ChildProcess[], flushCmds: string[][]): 
   })();
   let maxPingMs = 0, pings = 0, reads = 0;
   const probe = await Client.connect(x.replica.port);
+  try {
   while (Date.now() < deadline) {
     const t0 = performance.now();
     const pong = await probe.call('PING');
@@ -82,9 +83,11 @@ async function underLoad(x: Run, loads: ChildProcess[], flushCmds: string[][]): 
     reads += 2;
     await new Promise((res) => setTimeout(res, 50));
   }
-  probe.close();
-  for (const l of loads) l.kill('SIGKILL');
-  await flusher;
+  } finally {
+    probe.close();
+    for (const l of loads) l.kill('SIGKILL');
+    await flusher.catch(() => undefined);
+  }
   assert.ok(flushes >= SECONDS * 5, `only ${flushes} flushes ran`);
   return { maxPingMs, pings, reads };
 }
@@ -97,11 +100,13 @@ async function converge(x: Run): Promise<void> {
   await waitFor('offsets equal', async () => Number(await infoField(x.r, 'replication', 'slave_repl_offset')) === mo, 30000);
 }
 
-let run: Run | undefined;
-after(async () => { await teardown(run); run = undefined; });
+/** Runs `body` against a fresh master + replica and always tears both down (a failed run must not leak them). */
+async function withRun(workers: number, body: (x: Run) => Promise<void>): Promise<void> {
+  const x = await setup(workers);
+  try { await body(x); } finally { await teardown(x); }
+}
 
-test(`seed scenario: ZADD load over 100k keys + FLUSHALL/FLUSHDB every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, async () => {
-  run = await setup(2);
+test(`seed scenario: ZADD load over 100k keys + FLUSHALL/FLUSHDB every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, () => withRun(2, async (run) => {
   const load = benchmark(run.master.port, ['-n', '100000000', '-r', '100000', '-P', '16', '-c', '4',
     'ZADD', 'zs:__rand_int__', '__rand_int__', 'm:__rand_int__']);
   const stats = await underLoad(run, [load], [['FLUSHALL'], ['FLUSHDB'], ['FLUSHALL', 'ASYNC'], ['FLUSHDB', 'SYNC']]);
@@ -111,12 +116,9 @@ test(`seed scenario: ZADD load over 100k keys + FLUSHALL/FLUSHDB every 100 ms fo
   const barriers = Number(await infoField(run.r, 'applier', 'barriers'));
   assert.ok(barriers >= SECONDS * 5, `replica saw ${barriers} barriers`);
   process.stdout.write(`# seed: pings=${stats.pings} maxPingMs=${stats.maxPingMs.toFixed(1)} keysAtEnd=${keys} barriers=${barriers}\n`);
-  await teardown(run);
-  run = undefined;
-});
+}));
 
-test(`mixed traffic of every type over 4 dbs + FLUSHALL every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, async () => {
-  run = await setup(3);
+test(`mixed traffic of every type over 4 dbs + FLUSHALL every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, () => withRun(3, async (run) => {
   const p = run.master.port;
   const gen = (seed: number, seconds: number, rate: number) => spawn(process.execPath,
     [new URL('./helpers/loadgen.js', import.meta.url).pathname, String(p), String(seed), String(seconds), String(rate)], { stdio: 'ignore' });
@@ -130,6 +132,4 @@ test(`mixed traffic of every type over 4 dbs + FLUSHALL every 100 ms for ${SECON
   const keys = await assertSameKeyspace(run.m, run.r);
   assert.ok(keys > 500, `only ${keys} keys compared`);
   process.stdout.write(`# mixed: pings=${stats.pings} maxPingMs=${stats.maxPingMs.toFixed(1)} keysCompared=${keys}\n`);
-  await teardown(run);
-  run = undefined;
-});
+}));

@@ -30,3 +30,24 @@ export const EMPTY = Buffer.alloc(0);
 export function arityError(name: string): { error: string } {
   return { error: `ERR wrong number of arguments for '${name}' command` };
 }
+
+/**
+ * Byte-wise comparison (memcmp, shorter first on a common prefix): -1, 0 or 1. A JS loop: inline
+ * members and fields are short (≤ 64 bytes), and Buffer.compare's native call costs more.
+ */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const x = a[i], y = b[i];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/** True when a and b hold the same bytes (a JS loop, for short values: see compareBytes). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = n - 1; i >= 0; i--) if (a[i] !== b[i]) return false;   // members often share a prefix
+  return true;
+}

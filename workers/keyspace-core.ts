@@ -9,7 +9,8 @@
  * the overlay, the new garbage ranges and the state record (offset, epochs, counters) into ONE chained
  * batch: data and applied offset are always durable together. While a batch is being written, its
  * overlay stays readable as the "pending" layer, so reads never miss data in flight.
- * A bounded cache of committed meta bytes (meta.ts) lets hot keys skip LevelDB reads across groups.
+ * A bounded cache of committed, decoded metas (meta.ts) lets hot keys skip LevelDB reads and decoding
+ * across groups.
  * Range reads (members(), scanMetas()) merge the overlay with a LevelDB iterator (ranges.ts): they
  * never commit in the middle of a group, which would break exactly-once and MULTI atomicity.
  * `discard()` drops the overlay and restores the state written by the latest commit: a group that
@@ -24,7 +25,7 @@ import {
   ShardState, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
   garbageKey, prefixEnd,
 } from './layout.js';
-import { Meta, KeyRef, MetaCache, encodeMeta, decodeMeta } from './meta.js';
+import { Meta, KeyRef, MetaCache, encodeMeta, decodeMeta, ownValue } from './meta.js';
 import type { RangeOptions } from './command-api.js';
 import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
 
@@ -89,8 +90,18 @@ export class Keyspace {
       // (discard() falls back to it).
       r = new KeyRef(db, epoch, lk, id, p.meta === null ? null : decodeMeta(encodeMeta(p.meta)));
     } else {
-      const raw = this.readMeta(lk, id);
-      r = new KeyRef(db, epoch, lk, id, raw === null ? null : decodeMeta(raw));
+      let e = this.metaCache.get(id);
+      let meta: Meta | null;
+      if (e !== undefined && e.meta !== undefined) {
+        meta = e.meta;
+        e.meta = undefined;   // taken: the overlay owns the object now (meta.ts, MetaCache)
+      } else {
+        const raw = this.db.getSync(lk);
+        meta = raw === undefined ? null : decodeMeta(raw);
+        if (e === undefined) e = this.metaCache.add(id, undefined);
+      }
+      r = new KeyRef(db, epoch, lk, id, meta);
+      r.entry = e;
     }
     this.metas.set(id, r);
     return r;
@@ -106,29 +117,39 @@ export class Keyspace {
     const id = lk.toString('latin1');
     let r = this.metas.get(id) ?? this.pendingMetas?.get(id);
     if (r === undefined) {
-      const raw = this.readMeta(lk, id);
-      if (raw === null) return null;
-      r = new KeyRef(db, epoch, lk, id, decodeMeta(raw));
+      const m = this.committedMeta(lk, id);
+      if (m === null) return null;
+      r = new KeyRef(db, epoch, lk, id, m);
     }
     const m = r.meta;
     if (m === null || (m.expireMs !== -1 && nowMs > m.expireMs)) return null;
     return r;
   }
 
-  /** Committed meta bytes of a key: the meta cache, else LevelDB (then cached). */
-  private readMeta(lk: Buffer, id: string): Buffer | null {
-    const c = this.metaCache.get(id);
-    if (c !== undefined) return c;
-    const raw = this.db.getSync(lk) ?? null;
-    this.metaCache.set(id, raw);
-    return raw;
+  /**
+   * Committed meta of a key that is in neither the overlay nor the pending batch: the meta cache,
+   * else LevelDB (then cached). Shared with the cache: the caller must not mutate it.
+   */
+  private committedMeta(lk: Buffer, id: string): Meta | null {
+    const e = this.metaCache.get(id);
+    if (e !== undefined && e.meta !== undefined) return e.meta;
+    // Not cached, or taken by a ref that is gone (not dirtied, or discarded): LevelDB has the value.
+    const raw = this.db.getSync(lk);
+    const m = raw === undefined ? null : decodeMeta(raw);
+    if (e === undefined) this.metaCache.add(id, m); else e.meta = m;
+    return m;
   }
 
   /** Mark a ref's meta as changed (after mutating ref.meta in place); it is written at commit. */
   dirty(r: KeyRef): void {
     r.dirty = true;
     this.dirtyData = true;
-    if (this.metas.get(r.id) !== r) this.metas.set(r.id, r);
+    if (this.metas.get(r.id) !== r) {
+      // A ref held across a commit: the cache may have been given its meta object back, and that
+      // object is changing again. Forget it there (the entry is re-filled at the next commit).
+      if (r.entry !== null) r.entry.meta = undefined;
+      this.metas.set(r.id, r);
+    }
   }
 
   /** Create a key that does not exist (ref.meta must be null). No expiry. */
@@ -322,15 +343,22 @@ export class Keyspace {
     }
     const batch = this.db.batch();
     for (const r of this.metas.values()) {
-      if (!r.dirty) continue;
+      if (!r.dirty) {
+        // Taken but unchanged: null cannot have been mutated; a meta object is not trusted back
+        // (a handler may have mutated it and then failed), so the next access reads LevelDB.
+        if (r.meta === null && r.entry !== null) r.entry.meta = null;
+        continue;
+      }
       r.dirty = false;
+      const e = r.entry ?? this.metaCache.get(r.id) ?? this.metaCache.add(r.id, undefined);
+      r.entry = e;
       if (r.meta === null) {
         batch.del(r.lk);
-        this.metaCache.set(r.id, null);
+        e.meta = null;
       } else {
-        const enc = encodeMeta(r.meta);
-        batch.put(r.lk, enc);
-        this.metaCache.set(r.id, enc);
+        r.meta.value = ownValue(r.meta.value);
+        batch.put(r.lk, encodeMeta(r.meta));
+        e.meta = r.meta;
       }
     }
     for (const s of this.memberOv.values()) {

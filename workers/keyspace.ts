@@ -24,6 +24,7 @@ export type { ShardState } from './layout.js';
 export type { WriteHandler, ReadHandler, WriteTable, ReadTable, RangeOptions } from './command-api.js';
 export {
   WRONGTYPE, OK, ERR_NOT_INT, ERR_SYNTAX, ERR_OVERFLOW, ERR_NOT_FLOAT, ERR_NAN_INF, EMPTY, arityError,
+  compareBytes, sameBytes,
 } from './command-api.js';
 export { Keyspace } from './keyspace-core.js';
 export { ShardStore } from './shard-store.js';

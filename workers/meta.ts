@@ -1,6 +1,6 @@
 /**
  * The meta record of a Redis key: type codes, the decoded Meta, its byte codec, KeyRef (a resolved
- * key with its meta) and the bounded cache of committed meta bytes.
+ * key with its meta) and the bounded cache of committed, decoded metas.
  *
  * Meta value bytes:
  *
@@ -40,6 +40,7 @@ export interface Meta {
  */
 export class KeyRef {
   /** @internal overlay state */ dirty = false;
+  /** @internal the meta cache entry this ref took its meta from (or null) */ entry: MetaEntry | null = null;
   constructor(
     readonly db: number,
     readonly epoch: number,
@@ -81,26 +82,59 @@ export function decodeMeta(b: Buffer): Meta {
 }
 
 /**
- * Committed meta records by overlay id (encoded bytes as written, or null = absent), so that hot
- * keys skip LevelDB reads across commits (about 2x on SET throughput with a 100k keyspace). Filled
- * at commit and on LevelDB reads; bounded, oldest first out. Holds only bytes the Keyspace allocated
- * (never argv views), and only bytes of LevelDB or of a batch being written (cleared if that batch
- * fails): never the overlay's, so Keyspace.discard() need not touch it.
+ * One committed key in the meta cache: its DECODED meta (null = known absent), or undefined while an
+ * uncommitted overlay ref owns that object (it was "taken") or when the committed value is unknown.
+ */
+export class MetaEntry {
+  constructor(public meta: Meta | null | undefined) {}
+}
+
+/**
+ * Committed metas by overlay id, decoded, so that a hot key needs neither a LevelDB read nor a
+ * decode (about 2x on SET throughput with a 100k keyspace for the byte cache this replaced; decoding
+ * was the next cost). Bounded, oldest first out.
+ *
+ * Ownership: a Meta object in an entry belongs to the cache and is never mutated. Keyspace.ref()
+ * TAKES it (entry.meta = undefined) and hands it to the overlay ref, so handlers mutate it in place
+ * without a copy; commit() gives the written meta back (after ownValue()); a discard() or a
+ * ref that was not dirtied leaves the entry empty, and the next access reads LevelDB again. So the
+ * cache only ever holds what LevelDB holds or what a batch being written holds (cleared if that batch
+ * fails). Read-only refs from lookup() may share a cached object: reads never mutate.
  */
 export class MetaCache {
-  private readonly map = new Map<string, Buffer | null>();
+  private readonly map = new Map<string, MetaEntry>();
   /** Maximum number of entries; 0 disables the cache. */
   max = 100_000;
 
-  /** Cached bytes (null = known absent), or undefined when not cached. */
-  get(id: string): Buffer | null | undefined { return this.map.get(id); }
+  get(id: string): MetaEntry | undefined { return this.map.get(id); }
 
-  set(id: string, raw: Buffer | null): void {
+  /** A new entry for an id not in the cache (detached, i.e. not cached, when max is 0). */
+  add(id: string, meta: Meta | null | undefined): MetaEntry {
+    const e = new MetaEntry(meta);
     const c = this.map;
-    if (this.max === 0) return;
-    if (c.size >= this.max && !c.has(id)) c.delete(c.keys().next().value as string);
-    c.set(id, raw);
+    if (this.max === 0) return e;
+    if (c.size >= this.max) c.delete(c.keys().next().value as string);
+    c.set(id, e);
+    return e;
   }
 
   clear(): void { this.map.clear(); }
+}
+
+/**
+ * Make a meta value safe to keep after its commit: Buffers that are views of shared memory (argv
+ * views into a ring, reused once the group is released) are replaced by copies, in place. Values are
+ * Buffers, arrays of Buffers and numbers, or null (see Meta.value).
+ */
+export function ownValue(v: any): any {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'object' && x.buffer instanceof SharedArrayBuffer) v[i] = Buffer.from(x);
+    }
+    return v;
+  }
+  if (v instanceof Uint8Array && v.buffer instanceof SharedArrayBuffer) return Buffer.from(v);
+  return v;
 }

@@ -10,12 +10,13 @@
 import {
   Keyspace, KeyRef, T_HASH, WriteTable, ReadTable, WRONGTYPE, arityError, INLINE_MAX_ENTRIES,
   INLINE_MAX_BYTES, ERR_NOT_INT, ERR_OVERFLOW, ERR_NOT_FLOAT, ERR_NAN_INF,
+  sameBytes,
 } from './keyspace.js';
 import { parseI64, addI64, parseLongDouble, addLongDouble, formatLongDoubleHuman } from '../src/util/numbers.js';
 
 /** Index of `f` in a flat [f, v, …] array, or -1. */
 function findField(a: Buffer[], f: Buffer): number {
-  for (let i = 0; i < a.length; i += 2) if (a[i].equals(f)) return i;
+  for (let i = 0; i < a.length; i += 2) if (sameBytes(a[i], f)) return i;
   return -1;
 }
 

@@ -9,10 +9,11 @@
 import {
   Keyspace, KeyRef, T_SET, WriteTable, ReadTable, WRONGTYPE, arityError, INLINE_MAX_ENTRIES,
   INLINE_MAX_BYTES, EMPTY,
+  sameBytes,
 } from './keyspace.js';
 
 function indexOf(a: Buffer[], x: Buffer): number {
-  for (let i = 0; i < a.length; i++) if (a[i].equals(x)) return i;
+  for (let i = 0; i < a.length; i++) if (sameBytes(a[i], x)) return i;
   return -1;
 }
 

@@ -5,6 +5,9 @@
  */
 import { parseLooseDouble } from './strtod.js';
 import { parseI64 } from '../src/util/numbers.js';
+import { compareBytes, sameBytes } from './command-api.js';
+
+export { sameBytes };
 
 export const ERR_NOT_FLOAT = 'ERR value is not a valid float';
 export const ERR_RANGE_NOT_FLOAT = 'ERR min or max is not a float';
@@ -47,15 +50,13 @@ export function decodeScore(b: Uint8Array, at = 0): number {
 }
 
 /** Byte-wise comparison of two members (memcmp, shorter first on a common prefix), as Redis. */
-export function compareMembers(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
+export const compareMembers = compareBytes;
 
 /** Redis's zset order: by score, ties by member bytes. */
 export function compareEntries(sa: number, ma: Uint8Array, sb: number, mb: Uint8Array): number {
   if (sa < sb) return -1;
   if (sa > sb) return 1;
-  return Buffer.compare(ma, mb);
+  return compareBytes(ma, mb);
 }
 
 /** A score interval; ex flags make the bound exclusive. */

@@ -28,7 +28,7 @@
 import { Keyspace, KeyRef, Meta, INLINE_MAX_ENTRIES, INLINE_MAX_BYTES } from './keyspace.js';
 import type { MaybePromise } from './sync_or_async.js';
 import {
-  encodeScore, decodeScore, compareEntries, ScoreRange, LexRange, scoreRangeEmpty, lexRangeEmpty,
+  encodeScore, decodeScore, compareEntries, sameBytes, ScoreRange, LexRange, scoreRangeEmpty, lexRangeEmpty,
   scoreGteMin, scoreLteMax, lexGteMin, lexLteMax,
 } from './zset_codec.js';
 
@@ -84,7 +84,7 @@ export function zsetLength(m: Meta): number {
 }
 
 function flatFind(f: FlatZset, member: Uint8Array): number {
-  for (let i = 0; i < f.length; i += 2) if (Buffer.compare(f[i] as Buffer, member) === 0) return i;
+  for (let i = 0; i < f.length; i += 2) if (sameBytes(f[i] as Buffer, member)) return i;
   return -1;
 }
 

@@ -44,7 +44,7 @@ export class Router implements CommandSink {
   private pendingCount = 0;
   private flushing = false;
   /** Overflow bytes one shard may hold before route() asks the caller to wait. */
-  overflowLimit = 4 << 20;
+  overflowLimit = 256 << 10;
   /** DB selected by the stream at the current position. */
   db = 0;
   /** Offset of the last byte framed so far. */
