@@ -282,7 +282,8 @@ export class Replica extends EventEmitter {
       info: () => buildInfo(this),
       role: () => {
         const st = this.link.status();
-        return ['slave', this.options.master.host, this.options.master.port, st.state, st.linkUp ? this.ackOffset() : -1];
+        const state = this.syncing && st.state === 'connected' ? 'sync' : st.state;
+        return ['slave', this.options.master.host, this.options.master.port, state, st.linkUp && !this.syncing ? this.ackOffset() : -1];
       },
       loading: () => this.syncing,
     };

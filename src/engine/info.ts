@@ -27,7 +27,8 @@ export function replicationSection(r: Replica): Fields {
     ['role', 'slave'],
     ['master_host', r.options.master.host],
     ['master_port', r.options.master.port],
-    ['master_link_status', st.linkUp ? 'up' : 'down'],
+    // Up only when fully synced and streaming: a snapshot still being applied counts as syncing.
+    ['master_link_status', st.linkUp && !syncing ? 'up' : 'down'],
     ['master_last_io_seconds_ago', st.lastIoSecondsAgo],
     ['master_sync_in_progress', st.syncInProgress || syncing ? 1 : 0],
     ['slave_read_repl_offset', st.readOffset],
@@ -41,7 +42,7 @@ export function replicationSection(r: Replica): Fields {
       ['master_sync_perc', total > 0 ? ((read / total) * 100).toFixed(2) : total < 0 ? '-0.00' : '0.00'],
       ['master_sync_last_io_seconds_ago', st.lastIoSecondsAgo]);
   }
-  if (!st.linkUp) f.push(['master_link_down_since_seconds', st.linkDownSinceSeconds]);
+  if (!st.linkUp || syncing) f.push(['master_link_down_since_seconds', st.linkDownSinceSeconds]);
   f.push(['slave_priority', 100], ['slave_read_only', 1], ['replica_announced', 1], ['connected_slaves', 0],
     ['master_failover_state', 'no-failover'], ['master_replid', replid ?? st.replid ?? ZERO_ID],
     ['master_replid2', ZERO_ID], ['master_repl_offset', applied], ['second_repl_offset', -1],
