@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedis, Client, infoField, freePort, type RedisServer } from './helpers/redis.js';
+import { startRedis, Client, infoField, freePort, type RedisServer, waitFor } from './helpers/redis.js';
 import { assertSameKeyspace } from './helpers/keyspace.js';
 import { makeRng } from './helpers/loadgen.js';
 
@@ -23,14 +23,6 @@ function startReplica(masterPort: number, port: number, dir: string): ChildProce
     '--workers', '3', '--log-level', process.env.CRASH_LOG ?? 'warn'], { stdio: ['ignore', process.env.CRASH_LOG ? 'inherit' : 'ignore', 'inherit'] });
 }
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 60000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    try { if (await fn()) return; } catch { /* not up yet */ }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let master: RedisServer | undefined;
 let child: ChildProcess | undefined;
@@ -86,7 +78,7 @@ test(`kill -9 the replica ${KILLS} times under non-idempotent load: nothing lost
     await waitFor('replica link up', async () => {
       const r = await Client.connect(port);
       try { return (await infoField(r, 'replication', 'master_link_status')) === 'up'; } finally { r.close(); }
-    });
+    }, 60000, 50);
     // This version loads string-only snapshots: start the mixed-type load after the first sync.
     if (i === 0) load = startLoad();
     if (i === KILLS) break;

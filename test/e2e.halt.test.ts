@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer } from './helpers/redis.js';
+import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
 
 let master: RedisServer | undefined;
 let replica: Replica | undefined;
@@ -21,13 +21,6 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await fn())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'hll', 'a', 'b']],
   ['a cross-shard command that needs an exchange', ['RENAME', 'k:a', 'k:b']]] as const) {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer } from './helpers/redis.js';
+import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
 
 let master: RedisServer | undefined;
 let replica: Replica | undefined;
@@ -22,13 +22,6 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await fn())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('INFO replication, ROLE, INFO keyspace, READONLY and replica-side expiry', { timeout: 60_000 }, async () => {
   master = await startRedis();

@@ -13,18 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer } from './helpers/redis.js';
+import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
 import { assertSameKeyspace } from './helpers/keyspace.js';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 10);
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 60000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await fn())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function benchmark(port: number, args: string[]): ChildProcess {
   return spawn('redis-benchmark', ['-p', String(port), '-q', '-l', ...args], { stdio: 'ignore' });

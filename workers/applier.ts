@@ -84,7 +84,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
     epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
-  let halted = false;
+  let halted = false; let dbgB = 0, dbgO = 0;
   let reclaimPending = true;
   const reply = (id: number, value: unknown, flags = 0): void => {
     const bytes = pack(value);
@@ -199,7 +199,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
       shared.addCounter(shard, C_SKIPPED, skipped);
       shared.addCounter(shard, C_READS, reads);
       shared.addCounter(shard, C_FAILED, store.failedCommands - failedBefore);
-      shared.addCounter(shard, C_BATCHES, 1);
+      shared.addCounter(shard, C_BATCHES, 1); dbgB++; dbgO += ops;
       shared.setCounter(shard, C_LAST_BATCH_US, Math.round(dt * 1000));
       ring.release();
       replies.wakeConsumer();
@@ -211,6 +211,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
       }
     }
   } finally {
+    process.stderr.write(`DBG shard ${shard} batches ${dbgB} ops ${dbgO}\n`);
     await store.commit().catch(() => undefined);
     await store.close();
     shared.setShardWord(shard, S_STATE, WorkerState.STOPPED);

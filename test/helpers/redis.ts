@@ -154,3 +154,13 @@ export async function infoField(c: Client, section: string, field: string): Prom
   const m = s?.match(new RegExp(`^${field}:(.*)$`, 'm'));
   return m ? m[1].trim() : undefined;
 }
+
+/** Polls `fn` until it returns true (exceptions count as "not yet"); rejects after timeoutMs. */
+export async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20000, intervalMs = 25): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try { if (await fn()) return; } catch { /* not ready yet */ }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
