@@ -93,8 +93,8 @@ export class Replica extends EventEmitter {
       halt: (err) => this.onHalt({ source: 'router', ...err.toJSON() } as HaltInfo),
     });
     this.router.appliable = new Set(states[0].writes);
-    this.relay = await RelayLog.open(relayDirOf(this.data.dir), { logger: this.log });
-    this.pump = new StreamPump(this.relay, this.router, this.log);
+    this.relay = await RelayLog.open(relayDirOf(this.data.dir), { logger: this.log, segmentBytes: o.relaySegmentBytes });
+    this.pump = new StreamPump(this.relay, this.router, this.log, o.relayBufferBytes);
     this.reads = new ShardReads(this.router, () => this.pool.replyConsumers);
 
     const resume = await this.resumePoint(states);

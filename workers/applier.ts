@@ -54,9 +54,14 @@ class ArgvCollector {
     for (let i = 0; i < argc; i++) argv[i] = buf.subarray(argStart[i], argStart[i] + argLen[i]);
     this.out.push(argv);
   }
+  /**
+   * The argv Buffers are views into a private copy of the record, never into the ring itself: the
+   * store keeps decoded values (metas in its cache, inline collections) past the commit, and the ring's
+   * bytes are overwritten by the producer as soon as the group is released.
+   */
   split(payload: Buffer): Buffer[][] {
     this.out = [];
-    this.framer.feed(payload, this);
+    this.framer.feed(Buffer.from(payload), this);
     if (this.framer.pendingBytes > 0) {
       this.framer.reset();
       throw new ParaError('PARAREPLICA_APPLY_FAILED', 'internal: a ring record held an incomplete command');
@@ -84,7 +89,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
     epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
-  let halted = false; let dbgB = 0, dbgO = 0;
+  let halted = false;
   let reclaimPending = true;
   const reply = (id: number, value: unknown, flags = 0): void => {
     const bytes = pack(value);
@@ -199,7 +204,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
       shared.addCounter(shard, C_SKIPPED, skipped);
       shared.addCounter(shard, C_READS, reads);
       shared.addCounter(shard, C_FAILED, store.failedCommands - failedBefore);
-      shared.addCounter(shard, C_BATCHES, 1); dbgB++; dbgO += ops;
+      shared.addCounter(shard, C_BATCHES, 1);
       shared.setCounter(shard, C_LAST_BATCH_US, Math.round(dt * 1000));
       ring.release();
       replies.wakeConsumer();
@@ -211,7 +216,6 @@ export default async function applier(task: ApplierTask): Promise<void> {
       }
     }
   } finally {
-    process.stderr.write(`DBG shard ${shard} batches ${dbgB} ops ${dbgO}\n`);
     await store.commit().catch(() => undefined);
     await store.close();
     shared.setShardWord(shard, S_STATE, WorkerState.STOPPED);

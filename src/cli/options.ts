@@ -29,6 +29,10 @@ export interface ReplicaOptions {
   announceIp?: string;
   /** Per-shard ring size in bytes. */
   ringBytes: number;
+  /** Relay log segment size in bytes (a segment is deleted once every shard applied past it). */
+  relaySegmentBytes: number;
+  /** Stream bytes kept in memory for routing before routing reads back from the relay log instead. */
+  relayBufferBytes: number;
   /** Set by parseArgs: true when --workers was given (a data directory otherwise keeps its shard count). */
   workersExplicit?: boolean;
 }
@@ -66,6 +70,10 @@ const SPEC: Array<{ key: Key; flag: string; arg: string; help: string; def?: () 
     help: 'address the master shows for this replica (REPLCONF ip-address)' },
   { key: 'ringBytes', flag: '--ring-bytes', arg: '<size>', def: () => '1mb',
     help: 'per-shard ring size, a power of two from 64kb to 1gb (bytes, or with k/kb/m/mb/g/gb like redis.conf)' },
+  { key: 'relaySegmentBytes', flag: '--relay-segment-size', arg: '<size>', def: () => '64mb',
+    help: 'relay log segment size (power of two, 64kb to 1gb); whole segments are deleted once applied' },
+  { key: 'relayBufferBytes', flag: '--relay-buffer-size', arg: '<size>', def: () => '64mb',
+    help: 'stream bytes queued in memory for routing (power of two, 64kb to 1gb); when the appliers fall further behind, routing reads back from the relay log' },
 ];
 
 type Labels = Record<Key, string>;
@@ -246,6 +254,8 @@ function validateWith(o: Partial<ReplicaOptions>, L: Labels): ReplicaOptions {
     replTimeout: intIn(L.replTimeout, o.replTimeout ?? 60, 1, MAX_REPL_TIMEOUT,
       `use a whole number of seconds from 1 to ${MAX_REPL_TIMEOUT}`),
     ringBytes: parseSize(L.ringBytes, o.ringBytes ?? 1024 * 1024),
+    relaySegmentBytes: parseSize(L.relaySegmentBytes, o.relaySegmentBytes ?? 64 * 1024 * 1024),
+    relayBufferBytes: parseSize(L.relayBufferBytes, o.relayBufferBytes ?? 64 * 1024 * 1024),
   };
   if (user !== undefined) { out.master.user = user; out.masteruser = user; }
   if (password !== undefined) { out.master.password = password; out.masterauth = password; }

@@ -72,6 +72,7 @@ export function applierSection(r: Replica): Fields {
   f.push(
     ['ingested_offset', pump.ingested], ['routed_offset', router.safeOffset], ['applied_offset', r.ackOffset()],
     ['routing_backlog_bytes', pump.backlogBytes], ['routing_from_relay', pump.readingRelay ? 1 : 0],
+    ['routing_from_relay_entries', pump.fileModeEntries],
     ['relay_start_offset', relay.startOffset], ['relay_end_offset', relay.endOffset],
     ['commands_routed', router.commandsRouted], ['cross_shard_splits', router.crossShardSplits],
     ['transactions', router.transactions], ['barriers', router.barriers],
