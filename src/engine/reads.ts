@@ -47,7 +47,9 @@ export class ShardReads {
         if (!p) continue;
         this.pending[shard].delete(ring.aux);
         try {
-          const v = unpack(ring.payload());
+          // Decode from a copy: msgpack hands back binary values as views into its input, and the
+          // read server encodes the reply later, after this ring space was released and reused.
+          const v = unpack(Buffer.from(ring.payload()));
           if (ring.flags & REC_F_ERROR) p.resolve({ error: String(v) });
           else p.resolve(v);
         } catch (e) {

@@ -376,7 +376,8 @@ export class MasterLink {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, RECONNECT_MAX_MS);
     const fields = { state: wasState, retryInMs: delay, offset: this.deliveredOffset };
-    if (err instanceof ParaError) this.log.error({ ...fields, code: err.code, ...err.details }, `master link failed: ${err.message}`);
+    // A ParaError is logged by code, message and details (no stack: it is an expected condition).
+    if (err instanceof ParaError) this.log.error({ ...fields, err: { code: err.code, message: err.message, ...err.details } }, 'master link failed');
     else this.log.warn({ ...fields, reason }, 'master link lost');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
     if (conn.told) {
