@@ -44,6 +44,28 @@ export type ApplierMessage =
   | { type: 'stopped'; shard: number };
 
 const PARK_MS = 50;
+const SELECT = Buffer.from('select', 'latin1');
+
+/** True when command name `b` is `lower` (lowercase ASCII) in any case; no string allocated. */
+function nameIs(b: Uint8Array, lower: Uint8Array): boolean {
+  if (b.length !== lower.length) return false;
+  for (let i = 0; i < b.length; i++) {
+    let c = b[i];
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * A Buffer view built straight from (ArrayBuffer, offset, length), as Node's own FastBuffer: it is a
+ * Buffer in every respect (Buffer.isBuffer, instanceof, methods) but skips subarray()'s species
+ * lookup, about 3x cheaper, and argv views are made for every argument of every command.
+ */
+class ArgBuffer extends Uint8Array {
+  constructor(ab: ArrayBuffer, offset: number, length: number) { super(ab, offset, length); }   // no ...args spread
+}
+Object.setPrototypeOf(ArgBuffer.prototype, Buffer.prototype);
 
 /** Splits a payload holding one or more complete RESP commands into argv lists. */
 class ArgvCollector {
@@ -51,7 +73,8 @@ class ArgvCollector {
   private out: Buffer[][] = [];
   onCommand(buf: Buffer, _s: number, _e: number, argc: number, argStart: Int32Array, argLen: Int32Array): void {
     const argv = new Array<Buffer>(argc);
-    for (let i = 0; i < argc; i++) argv[i] = buf.subarray(argStart[i], argStart[i] + argLen[i]);
+    const ab = buf.buffer as ArrayBuffer, base = buf.byteOffset;   // a SharedArrayBuffer (ring) or not (spilled)
+    for (let i = 0; i < argc; i++) argv[i] = new ArgBuffer(ab, base + argStart[i], argLen[i]) as Buffer;
     this.out.push(argv);
   }
   /**
@@ -134,7 +157,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
             case RecordKind.WRITE: case RecordKind.TXN: {
               let db = ring.db;
               for (const argv of argvs.split(ring.payload())) {
-                if (argv[0].length === 6 && argv[0].toString('latin1').toLowerCase() === 'select') { db = Number(argv[1].toString()); continue; }
+                if (nameIs(argv[0], SELECT)) { db = Number(argv[1].toString()); continue; }
                 const r = store.applyWrite(db, argv);
                 if (r) await r;
                 ops++;

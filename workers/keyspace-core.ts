@@ -25,9 +25,10 @@ import {
   ShardState, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
   garbageKey, prefixEnd,
 } from './layout.js';
-import { Meta, KeyRef, MetaCache, encodeMeta, decodeMeta, ownValue } from './meta.js';
+import { Meta, KeyRef, MetaEncoder, encodeMeta, decodeMeta } from './meta.js';
+import { MetaCache } from './meta-cache.js';
 import type { RangeOptions } from './command-api.js';
-import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
+import { mergeRange, reclaimStep, rawBatch, OverlayEntry } from './ranges.js';
 
 interface MemberEntry { part: Buffer; value: Buffer | null }
 interface VersionSlot { db: number; prefix: Buffer; parts: Map<string, MemberEntry> }
@@ -56,11 +57,13 @@ export class Keyspace {
   protected committing: Promise<void> | null = null;
   /** The state as written by the latest commit() batch (in flight or durable): what discard() restores. */
   protected committedState: ShardState;
-  protected metaCache = new MetaCache();
+  protected readonly metaCache: MetaCache;
+  private readonly encoder = new MetaEncoder();
 
   protected constructor(readonly db: ClassicLevel<Buffer, Buffer>, state: ShardState) {
     this.state = state;
     this.committedState = copyState(state);
+    this.metaCache = new MetaCache(db);
   }
 
   /** Current epoch of a Redis db. */
@@ -90,18 +93,8 @@ export class Keyspace {
       // (discard() falls back to it).
       r = new KeyRef(db, epoch, lk, id, p.meta === null ? null : decodeMeta(encodeMeta(p.meta)));
     } else {
-      let e = this.metaCache.get(id);
-      let meta: Meta | null;
-      if (e !== undefined && e.meta !== undefined) {
-        meta = e.meta;
-        e.meta = undefined;   // taken: the overlay owns the object now (meta.ts, MetaCache)
-      } else {
-        const raw = this.db.getSync(lk);
-        meta = raw === undefined ? null : decodeMeta(raw);
-        if (e === undefined) e = this.metaCache.add(id, undefined);
-      }
-      r = new KeyRef(db, epoch, lk, id, meta);
-      r.entry = e;
+      r = new KeyRef(db, epoch, lk, id, null);
+      this.metaCache.take(r);   // the overlay owns the committed meta object now (meta-cache.ts)
     }
     this.metas.set(id, r);
     return r;
@@ -117,27 +110,13 @@ export class Keyspace {
     const id = lk.toString('latin1');
     let r = this.metas.get(id) ?? this.pendingMetas?.get(id);
     if (r === undefined) {
-      const m = this.committedMeta(lk, id);
+      const m = this.metaCache.peek(db, epoch, lk, id);
       if (m === null) return null;
       r = new KeyRef(db, epoch, lk, id, m);
     }
     const m = r.meta;
     if (m === null || (m.expireMs !== -1 && nowMs > m.expireMs)) return null;
     return r;
-  }
-
-  /**
-   * Committed meta of a key that is in neither the overlay nor the pending batch: the meta cache,
-   * else LevelDB (then cached). Shared with the cache: the caller must not mutate it.
-   */
-  private committedMeta(lk: Buffer, id: string): Meta | null {
-    const e = this.metaCache.get(id);
-    if (e !== undefined && e.meta !== undefined) return e.meta;
-    // Not cached, or taken by a ref that is gone (not dirtied, or discarded): LevelDB has the value.
-    const raw = this.db.getSync(lk);
-    const m = raw === undefined ? null : decodeMeta(raw);
-    if (e === undefined) this.metaCache.add(id, m); else e.meta = m;
-    return m;
   }
 
   /** Mark a ref's meta as changed (after mutating ref.meta in place); it is written at commit. */
@@ -147,7 +126,7 @@ export class Keyspace {
     if (this.metas.get(r.id) !== r) {
       // A ref held across a commit: the cache may have been given its meta object back, and that
       // object is changing again. Forget it there (the entry is re-filled at the next commit).
-      if (r.entry !== null) r.entry.meta = undefined;
+      this.metaCache.invalidate(r);
       this.metas.set(r.id, r);
     }
   }
@@ -313,6 +292,7 @@ export class Keyspace {
     }
     fillTo(this.state.epochs, db); fillTo(this.state.keys, db); fillTo(this.state.expires, db);
     this.state.epochs[db] = newEpoch;
+    this.metaCache.markEmpty(db, newEpoch);   // epochs only grow: nothing was ever written under it
     this.state.keys[db] = 0;
     this.state.expires[db] = 0;
     this.stateDirty = true;
@@ -342,29 +322,18 @@ export class Keyspace {
       return;
     }
     const batch = this.db.batch();
+    const raw = rawBatch(this.db, batch);
     for (const r of this.metas.values()) {
-      if (!r.dirty) {
-        // Taken but unchanged: null cannot have been mutated; a meta object is not trusted back
-        // (a handler may have mutated it and then failed), so the next access reads LevelDB.
-        if (r.meta === null && r.entry !== null) r.entry.meta = null;
-        continue;
-      }
+      if (!r.dirty) { this.metaCache.untouched(r); continue; }
       r.dirty = false;
-      const e = r.entry ?? this.metaCache.get(r.id) ?? this.metaCache.add(r.id, undefined);
-      r.entry = e;
-      if (r.meta === null) {
-        batch.del(r.lk);
-        e.meta = null;
-      } else {
-        r.meta.value = ownValue(r.meta.value);
-        batch.put(r.lk, encodeMeta(r.meta));
-        e.meta = r.meta;
-      }
+      // A view of the encoder's scratch buffer: the native batch copies it at once.
+      if (r.meta === null) raw._del(r.lk); else raw._put(r.lk, this.encoder.encode(r.meta, true));
+      this.metaCache.committed(r);
     }
     for (const s of this.memberOv.values()) {
       for (const e of s.parts.values()) {
         const k = Buffer.concat([s.prefix, e.part]);
-        if (e.value === null) batch.del(k); else batch.put(k, e.value);
+        if (e.value === null) raw._del(k); else raw._put(k, e.value);
       }
     }
     for (const g of this.newGarbage) batch.put(garbageKey(this.state.garbageSeq++), packr.pack({ gte: g.gte, lt: g.lt }));
@@ -400,6 +369,7 @@ export class Keyspace {
    * Diagnostics (failedCommands, lastFailure) are kept. KeyRefs obtained before discard() are stale.
    */
   discard(): void {
+    this.metaCache.forgetEmpty();   // an epoch switch of this group is undone
     this.metas.clear();
     this.memberOv.clear();
     this.newGarbage = [];

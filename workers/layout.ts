@@ -23,8 +23,11 @@
  */
 import { Packr } from 'msgpackr';
 
-/** Version of the on-disk format, stored in the state record. */
-export const FORMAT = 1;
+/**
+ * Version of the on-disk format, stored in the state record. 2: inline collection values use the
+ * flat-array encoding of meta.ts (flags & 8) instead of msgpack.
+ */
+export const FORMAT = 2;
 export const STATE_KEY = Buffer.from([0xff, 0xff, 0x53]);
 export const GARBAGE_PREFIX = Buffer.from([0xff, 0xff, 0x47]);
 export const GARBAGE_END = Buffer.from([0xff, 0xff, 0x48]);
@@ -72,9 +75,13 @@ export function fillTo(a: number[], db: number): void {
 
 /** Key of the meta record of Redis key `key` in `db` at `epoch`. */
 export function metaKey(db: number, epoch: number, key: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(META_KEY_HEAD + key.length);
-  b.writeUInt16BE(db, 0); b.writeUInt32BE(epoch, 2); b[6] = 0;
-  key.copy(b, META_KEY_HEAD);
+  const n = key.length;
+  const b = Buffer.allocUnsafe(META_KEY_HEAD + n);
+  b[0] = db >>> 8; b[1] = db & 0xff;
+  b[2] = epoch >>> 24; b[3] = (epoch >>> 16) & 0xff; b[4] = (epoch >>> 8) & 0xff; b[5] = epoch & 0xff;
+  b[6] = 0;
+  if (n <= 64) for (let i = 0; i < n; i++) b[META_KEY_HEAD + i] = key[i];   // cheaper than a native copy
+  else key.copy(b, META_KEY_HEAD);
   return b;
 }
 

@@ -1,13 +1,15 @@
 /**
  * The meta record of a Redis key: type codes, the decoded Meta, its byte codec, KeyRef (a resolved
- * key with its meta) and the bounded cache of committed, decoded metas.
+ * key with its meta). The cache of committed metas is in meta-cache.ts.
  *
  * Meta value bytes:
  *
  *   [type u8][flags u8] [expireMs f64, if flags&1] [version u32][count u48, if flags&2] [payload]
- *   flags: 1 = has expiry, 2 = per-member layout, 4 = payload is msgpack (else raw bytes: strings)
+ *   flags: 1 = has expiry, 2 = per-member layout, 4 = payload is msgpack, 8 = payload is a flat
+ *          array (below); neither 4 nor 8: raw bytes (strings), or no payload
  */
 import { META_KEY_HEAD, packr } from './layout.js';
+import type { MetaEntry } from './meta-cache.js';
 
 /** Type codes (same numbers as Redis's DEBUG DIGEST type codes). */
 export const T_STRING = 0, T_LIST = 1, T_SET = 2, T_ZSET = 3, T_HASH = 4, T_STREAM = 6;
@@ -40,7 +42,7 @@ export interface Meta {
  */
 export class KeyRef {
   /** @internal overlay state */ dirty = false;
-  /** @internal the meta cache entry this ref took its meta from (or null) */ entry: MetaEntry | null = null;
+  /** @internal the meta cache entry of this key (meta-cache.ts), or null */ entry: MetaEntry | null = null;
   constructor(
     readonly db: number,
     readonly epoch: number,
@@ -52,21 +54,9 @@ export class KeyRef {
   get key(): Buffer { return this.lk.subarray(META_KEY_HEAD); }
 }
 
+/** The encoded bytes of a meta (a new Buffer). */
 export function encodeMeta(m: Meta): Buffer {
-  let flags = 0, size = 2;
-  if (m.expireMs !== -1) { flags |= 1; size += 8; }
-  if (m.version !== 0) { flags |= 2; size += 10; }
-  let payload: Buffer | null = null;
-  if (m.type === T_STRING) payload = m.value as Buffer;
-  else if (m.value != null) { flags |= 4; payload = packr.pack(m.value); }
-  if (payload) size += payload.length;
-  const b = Buffer.allocUnsafe(size);
-  b[0] = m.type; b[1] = flags;
-  let o = 2;
-  if (flags & 1) { b.writeDoubleBE(m.expireMs, o); o += 8; }
-  if (flags & 2) { b.writeUInt32BE(m.version, o); b.writeUIntBE(m.count, o + 4, 6); o += 10; }
-  if (payload) payload.copy(b, o);
-  return b;
+  return Buffer.from(scratchEncoder.encode(m, false));
 }
 
 export function decodeMeta(b: Buffer): Meta {
@@ -77,64 +67,124 @@ export function decodeMeta(b: Buffer): Meta {
   const type = b[0];
   let value: any = null;
   if (type === T_STRING) value = b.subarray(o);
+  else if (flags & 8) value = readFlat(b, o);
   else if (flags & 4) value = packr.unpack(b.subarray(o));
   return { type, expireMs, version, count, value };
 }
 
-/**
- * One committed key in the meta cache: its DECODED meta (null = known absent), or undefined while an
- * uncommitted overlay ref owns that object (it was "taken") or when the committed value is unknown.
- */
-export class MetaEntry {
-  constructor(public meta: Meta | null | undefined) {}
-}
+// ----- flat arrays: the inline values of sets, hashes, lists and zsets, and list head/tail -------
+//
+//   [n u32] then n elements, each [tag u8] + data:
+//     tag 0x00-0x7f  Buffer of `tag` bytes         tag 0x80  Buffer: [len u32][bytes]
+//     tag 0x81       number: f64                    tag 0x82  number: i32 (integers, not -0)
+//
+// Cheaper than generic msgpack (no intermediate buffer, no type dispatch) for the values every
+// command rewrites. Other values (none today) fall back to msgpack (flags & 4).
+
+type FlatValue = Array<Uint8Array | number>;
+const TAG_LONG = 0x80, TAG_F64 = 0x81, TAG_I32 = 0x82;
+/** Encodings bigger than this get their own buffer rather than growing the scratch buffer. */
+const SCRATCH_MAX = 1 << 20;
+
+const isShared = (x: Uint8Array): boolean => x.buffer instanceof SharedArrayBuffer;
 
 /**
- * Committed metas by overlay id, decoded, so that a hot key needs neither a LevelDB read nor a
- * decode (about 2x on SET throughput with a 100k keyspace for the byte cache this replaced; decoding
- * was the next cost). Bounded, oldest first out.
- *
- * Ownership: a Meta object in an entry belongs to the cache and is never mutated. Keyspace.ref()
- * TAKES it (entry.meta = undefined) and hands it to the overlay ref, so handlers mutate it in place
- * without a copy; commit() gives the written meta back (after ownValue()); a discard() or a
- * ref that was not dirtied leaves the entry empty, and the next access reads LevelDB again. So the
- * cache only ever holds what LevelDB holds or what a batch being written holds (cleared if that batch
- * fails). Read-only refs from lookup() may share a cached object: reads never mutate.
+ * Encodes metas into one reusable scratch buffer. The result is a view that the next encode()
+ * overwrites: pass it straight to a LevelDB batch put (the native batch copies the bytes at once).
+ * With `own`, Buffers of the value that are views of shared memory (argv views into a ring, reused
+ * once the group is released) are replaced in the value by copies, in the same pass: afterwards the
+ * value may be kept beyond the commit (meta cache).
  */
-export class MetaCache {
-  private readonly map = new Map<string, MetaEntry>();
-  /** Maximum number of entries; 0 disables the cache. */
-  max = 100_000;
+export class MetaEncoder {
+  private buf: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  private big: Buffer | null = null;   // encoding in progress did not fit in buf
+  private dv: DataView = new DataView(new ArrayBuffer(0));
+  private dvOf: Buffer | null = null;
 
-  get(id: string): MetaEntry | undefined { return this.map.get(id); }
-
-  /** A new entry for an id not in the cache (detached, i.e. not cached, when max is 0). */
-  add(id: string, meta: Meta | null | undefined): MetaEntry {
-    const e = new MetaEntry(meta);
-    const c = this.map;
-    if (this.max === 0) return e;
-    if (c.size >= this.max) c.delete(c.keys().next().value as string);
-    c.set(id, e);
-    return e;
-  }
-
-  clear(): void { this.map.clear(); }
-}
-
-/**
- * Make a meta value safe to keep after its commit: Buffers that are views of shared memory (argv
- * views into a ring, reused once the group is released) are replaced by copies, in place. Values are
- * Buffers, arrays of Buffers and numbers, or null (see Meta.value).
- */
-export function ownValue(v: any): any {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      if (typeof x === 'object' && x.buffer instanceof SharedArrayBuffer) v[i] = Buffer.from(x);
+  encode(m: Meta, own: boolean): Buffer {
+    this.big = null;
+    let b = this.buf;
+    b[0] = m.type;
+    let flags = 0, o = 2, end = 0;
+    if (m.expireMs !== -1) { flags |= 1; b.writeDoubleBE(m.expireMs, o); o += 8; }
+    if (m.version !== 0) { flags |= 2; b.writeUInt32BE(m.version, o); b.writeUIntBE(m.count, o + 4, 6); o += 10; }
+    const v = m.value;
+    if (m.type === T_STRING) {
+      let x = v as Buffer;
+      if (own && isShared(x)) m.value = x = Buffer.from(x);
+      b = this.room(o, x.length);
+      b.set(x, o); o += x.length;
+    } else if (Array.isArray(v) && (end = this.writeFlat(v as FlatValue, o, own)) >= 0) {
+      flags |= 8;
+      o = end;
+      b = this.big ?? this.buf;
+    } else if (v != null) {
+      flags |= 4;
+      const p = packr.pack(v);
+      b = this.room(o, p.length);
+      b.set(p, o); o += p.length;
     }
-    return v;
+    b[1] = flags;
+    return b.subarray(0, o);
   }
-  if (v instanceof Uint8Array && v.buffer instanceof SharedArrayBuffer) return Buffer.from(v);
-  return v;
+
+  /** The buffer being written, with at least `n` bytes free after `o` (copying what is written). */
+  private room(o: number, n: number): Buffer {
+    const cur = this.big ?? this.buf;
+    if (o + n <= cur.length) return cur;
+    const size = Math.max(2 * cur.length, o + n + 1024);
+    const next: Buffer = size <= SCRATCH_MAX ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
+    cur.copy(next, 0, 0, o);
+    if (size <= SCRATCH_MAX) { this.buf = next; this.big = null; } else this.big = next;
+    return next;
+  }
+
+  /** Writes a flat array at o; returns the end, or -1 when an element is not a Buffer or a number. */
+  private writeFlat(a: FlatValue, o: number, own: boolean): number {
+    let b = this.room(o, 4);
+    let dv = this.view(b);
+    dv.setUint32(o, a.length); o += 4;
+    for (let i = 0; i < a.length; i++) {
+      let x = a[i];
+      if (typeof x === 'number') {
+        if (o + 9 > b.length) { b = this.room(o, 9); dv = this.view(b); }
+        if ((x | 0) === x && (x !== 0 || 1 / x > 0)) { b[o] = TAG_I32; dv.setInt32(o + 1, x); o += 5; }   // not -0
+        else { b[o] = TAG_F64; dv.setFloat64(o + 1, x); o += 9; }
+        continue;
+      }
+      if (!(x instanceof Uint8Array)) return -1;
+      if (own && isShared(x)) a[i] = x = Buffer.from(x);
+      const len = x.length;
+      if (o + 5 + len > b.length) { b = this.room(o, 5 + len); dv = this.view(b); }
+      if (len < TAG_LONG) b[o++] = len;
+      else { b[o] = TAG_LONG; dv.setUint32(o + 1, len); o += 5; }
+      if (len <= 32) for (let k = 0; k < len; k++) b[o + k] = x[k];
+      else b.set(x, o);
+      o += len;
+    }
+    return o;
+  }
+
+  /** A DataView of b (cached for the scratch buffer). */
+  private view(b: Buffer): DataView {
+    if (b !== this.dvOf) { this.dv = new DataView(b.buffer, b.byteOffset, b.length); this.dvOf = b; }
+    return this.dv;
+  }
+}
+
+const scratchEncoder = new MetaEncoder();
+
+/** Elements are views of b (b is a LevelDB value: owned, never reused). */
+function readFlat(b: Buffer, o: number): FlatValue {
+  const n = b.readUInt32BE(o); o += 4;
+  const a: FlatValue = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = b[o++];
+    if (t < TAG_LONG) { a[i] = b.subarray(o, o + t); o += t; }
+    else if (t === TAG_LONG) { const len = b.readUInt32BE(o); a[i] = b.subarray(o + 4, o + 4 + len); o += 4 + len; }
+    else if (t === TAG_F64) { a[i] = b.readDoubleBE(o); o += 8; }
+    else if (t === TAG_I32) { a[i] = b.readInt32BE(o); o += 4; }
+    else throw new Error(`corrupt meta record: unknown element tag ${t}`);
+  }
+  return a;
 }

@@ -162,7 +162,21 @@ export function strtod(b: Uint8Array, start = 0): StrtodResult {
  * Returns null where Redis replies "ERR value is not a valid float".
  */
 export function parseStrictDouble(b: Uint8Array): number | null {
-  if (b.length === 0 || isSpace(b[0])) return null;
+  const n = b.length;
+  // Fast path: [+-] and 1 to 15 decimal digits, exact in a double (< 2^53), as strtod reads it.
+  if (n > 0 && n <= 16) {
+    const sign = b[0] === 0x2d || b[0] === 0x2b ? 1 : 0;
+    if (n > sign && n - sign <= 15) {
+      let v = 0, k = sign;
+      for (; k < n; k++) {
+        const d = b[k] - 0x30;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      if (k === n) return b[0] === 0x2d ? -v : v;
+    }
+  }
+  if (n === 0 || isSpace(b[0])) return null;
   const r = strtod(b, 0);
   if (r.end !== b.length || r.erange || Number.isNaN(r.value)) return null;
   return r.value;

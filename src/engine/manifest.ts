@@ -7,7 +7,8 @@ import { mkdir, readFile, rename, writeFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ParaError } from '../errors.js';
 
-export const FORMAT_VERSION = 1;
+/** On-disk format; must move with the shard value encoding (workers/layout.ts FORMAT). */
+export const FORMAT_VERSION = 2;
 export const HASH_FUNCTION = 'crc16-xmodem-slot16384-mod-shards';
 
 export interface Manifest {
