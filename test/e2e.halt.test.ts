@@ -3,39 +3,16 @@
  * the reason in INFO (and the log); everything before it stays applied and served, nothing after it is
  * applied, and the process keeps serving reads.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
-
-let master: RedisServer | undefined;
-let replica: Replica | undefined;
-let dir: string | undefined;
-after(async () => {
-  await replica?.stop();
-  await master?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
+import { infoField, waitFor } from './helpers/redis.js';
+import { withPair } from './helpers/pair.js';
 
 for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'hll', 'a', 'b']],
   ['a cross-shard command that needs an exchange', ['RENAME', 'k:a', 'k:b']]] as const) {
-  test(`halt on ${label}: reads keep working, INFO says where and why`, { timeout: 60_000 }, async () => {
-    master = await startRedis();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-halt-'));
+  test(`halt on ${label}: reads keep working, INFO says where and why`, { timeout: 60_000 }, () => withPair({ workers: 4 }, async ({ replica, m, r }) => {
     const halts: unknown[] = [];
-    replica = await Replica.start({ master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers: 4,
-      logger: pino({ level: 'silent' }) });
     replica.on('halted', (h) => halts.push(h));
-    try {
-    const m = await Client.connect(master.port);
-    const r = await Client.connect(replica.port);
-    await waitFor('link up and synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up' &&
-    (await infoField(r, 'replication', 'master_sync_in_progress')) === '0');
     // Find two keys on different shards for the cross-shard case.
     await m.call('SET', 'k:a', 'A');
     await m.call('SET', 'before', '1');
@@ -56,12 +33,5 @@ for (const [label, cmd] of [['a command this version cannot apply', ['PFADD', 'h
     const acked = Number(await infoField(r, 'replication', 'slave_repl_offset'));
     assert.ok(acked <= beforeOffset, `ACK ${acked} stays before the halted command (${beforeOffset})`);
     assert.deepEqual(await r.call('PING'), { ok: 'PONG' });
-    m.close(); r.close();
-    } finally {
-      await replica?.stop(); replica = undefined;
-      await master?.stop(); master = undefined;
-      if (dir) await rm(dir, { recursive: true, force: true });
-      dir = undefined;
-    }
-  });
+  }));
 }

@@ -4,34 +4,12 @@
  * whose TTL passed on the master but that the master has not deleted yet is hidden from reads but
  * still counted by DBSIZE, until the master's DEL arrives).
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
+import { infoField, waitFor } from './helpers/redis.js';
+import { withPair } from './helpers/pair.js';
 
-let master: RedisServer | undefined;
-let replica: Replica | undefined;
-let dir: string | undefined;
-after(async () => {
-  await replica?.stop();
-  await master?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-
-test('INFO replication, ROLE, INFO keyspace, READONLY and replica-side expiry', { timeout: 60_000 }, async () => {
-  master = await startRedis();
-  dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-info-'));
-  const m = await Client.connect(master.port);
-  await m.call('SET', 'before-sync', 'x');
-  replica = await Replica.start({ master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers: 2,
-    logger: pino({ level: 'silent' }) });
-  const r = await Client.connect(replica.port);
-  await waitFor('synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up');
+test('INFO replication, ROLE, INFO keyspace, READONLY and replica-side expiry', { timeout: 60_000 }, () => withPair({}, async ({ master, m, r }) => {
   await m.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
   await m.pipeline([['SET', 'a', '1'], ['HSET', 'h', 'f', 'v'], ['SELECT', 3], ['SET', 'c', '3', 'EX', '1000'],
     ['SELECT', 0], ['SET', 'gone', 'soon', 'PX', '150']]);
@@ -67,5 +45,4 @@ test('INFO replication, ROLE, INFO keyspace, READONLY and replica-side expiry', 
   // The master deletes it on access and propagates DEL: then the replica drops it too.
   assert.equal(await m.call('GET', 'gone'), null);
   await waitFor('DEL applied', async () => (await r.call('DBSIZE')) === 3);
-  m.close(); r.close();
-});
+}, async (m) => { await m.call('SET', 'before-sync', 'x'); }));

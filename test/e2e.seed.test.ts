@@ -8,12 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { Replica } from '../src/replica.js';
-import { startRedis, Client, infoField, type RedisServer, waitFor } from './helpers/redis.js';
+import { Client, infoField, waitFor } from './helpers/redis.js';
+import { withPair, type Pair } from './helpers/pair.js';
 import { assertSameKeyspace } from './helpers/keyspace.js';
 
 const SECONDS = Number(process.env.E2E_SECONDS ?? 10);
@@ -23,29 +19,7 @@ function benchmark(port: number, args: string[]): ChildProcess {
   return spawn('redis-benchmark', ['-p', String(port), '-q', '-l', ...args], { stdio: 'ignore' });
 }
 
-interface Run { master: RedisServer; replica: Replica; dir: string; m: Client; r: Client }
-
-async function setup(workers: number): Promise<Run> {
-  const master = await startRedis();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-e2e-'));
-  const replica = await Replica.start({
-    master: { host: '127.0.0.1', port: master.port }, port: 0, dir, workers,
-    logger: pino({ level: process.env.E2E_LOG ?? 'warn' }),
-  });
-  const m = await Client.connect(master.port);
-  const r = await Client.connect(replica.port);
-  await waitFor('link up and synced', async () => (await infoField(r, 'replication', 'master_link_status')) === 'up' &&
-    (await infoField(r, 'replication', 'master_sync_in_progress')) === '0');
-  return { master, replica, dir, m, r };
-}
-
-async function teardown(x: Run | undefined): Promise<void> {
-  if (!x) return;
-  x.m.close(); x.r.close();
-  await x.replica.stop();
-  await x.master.stop();
-  await rm(x.dir, { recursive: true, force: true });
-}
+type Run = Pair;
 
 /** Runs load + periodic flushes for SECONDS while probing the replica; returns the probe stats. */
 async function underLoad(x: Run, loads: ChildProcess[], flushCmds: string[][]): Promise<{ maxPingMs: number; pings: number; reads: number }> {
@@ -93,11 +67,7 @@ async function converge(x: Run): Promise<void> {
   await waitFor('offsets equal', async () => Number(await infoField(x.r, 'replication', 'slave_repl_offset')) === mo, 30000);
 }
 
-/** Runs `body` against a fresh master + replica and always tears both down (a failed run must not leak them). */
-async function withRun(workers: number, body: (x: Run) => Promise<void>): Promise<void> {
-  const x = await setup(workers);
-  try { await body(x); } finally { await teardown(x); }
-}
+const withRun = (workers: number, body: (x: Run) => Promise<void>): Promise<void> => withPair({ workers }, body);
 
 test(`seed scenario: ZADD load over 100k keys + FLUSHALL/FLUSHDB every 100 ms for ${SECONDS}s`, { timeout: 300_000 }, () => withRun(2, async (run) => {
   const load = benchmark(run.master.port, ['-n', '100000000', '-r', '100000', '-P', '16', '-c', '4',

@@ -81,8 +81,7 @@ export class StreamPump {
       if (this.router.offset >= target) return;
       const res = await this.relay.readFrom(this.router.offset);
       if (!res) {
-        this.log.error({ offset: this.router.offset, relayStart: this.relay.startOffset }, 'relay log does not cover the router position');
-        return;
+        throw new Error(`the relay log (${this.relay.startOffset}..${this.relay.endOffset}) does not cover the router position ${this.router.offset}`);
       }
       let skip = this.router.offset - res.from.offset;
       for await (const c of res.chunks) {
@@ -103,29 +102,45 @@ export class StreamPump {
     if (!this.running) { this.running = true; void this.loop(); }
   }
 
+  /** The one routing loop (`running` guards against a second): retries after any failure. */
   private async loop(): Promise<void> {
-    try {
-      while (!this.stopped) {
-        if (this.fileMode) {
-          await this.replayFromRelay();
-          // Caught up with everything appended so far: back to memory if nothing new came meanwhile.
-          if (this.router.offset >= this.ingested || this.router.isHalted) { this.fileMode = false; continue; }
-          continue;
-        }
-        const q = this.queue.shift();
-        if (!q) {
-          await new Promise<void>((res) => { this.wake = res; });
-          continue;
-        }
-        this.queuedBytes -= q.chunk.length;
-        await q.written;
-        if (this.fileMode) continue;   // switched while we waited: the relay log has it
-        if (!this.router.route(q.chunk)) await this.router.drain();
+    for (;;) {
+      try {
+        await this.run();
+        this.running = false;
+        return;
+      } catch (e) {
+        // Never leave the stream unrouted: log, then read back from the relay log after a pause.
+        this.log.error({ err: (e as Error).message, offset: this.router.offset }, 'stream pump failed; retrying from the relay log');
+        this.fileMode = true;
+        this.queue = [];
+        this.queuedBytes = 0;
+        await new Promise((r) => setTimeout(r, 200));
+        if (this.stopped) { this.running = false; return; }
       }
-    } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'stream pump stopped');
-    } finally {
-      this.running = false;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.fileMode) {
+        const before = this.router.offset;
+        await this.replayFromRelay();
+        // Caught up with everything appended so far: back to memory if nothing new came meanwhile.
+        if (this.router.offset >= this.ingested || this.router.isHalted) { this.fileMode = false; continue; }
+        // No progress (appends still in flight, or failing): do not spin on the event loop.
+        if (this.router.offset === before) await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      const q = this.queue.shift();
+      if (!q) {
+        await new Promise<void>((res) => { this.wake = res; });
+        continue;
+      }
+      this.queuedBytes -= q.chunk.length;
+      await q.written;
+      if (this.fileMode) continue;   // switched while we waited: the relay log has it
+      if (!this.router.route(q.chunk)) await this.router.drain();
     }
   }
 
