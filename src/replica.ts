@@ -143,9 +143,7 @@ export class Replica extends EventEmitter {
 
   // ── the link ─────────────────────────────────────────────────────────────────────────────────────
   private linkHandler(): LinkHandler {
-    let rdbDb = 0;
     let rdbInProgress = false;
-    const entry = encodeCommand;
     return {
       ackOffset: () => this.ackOffset(),
       fullSyncStart: (replid, offset, transfer, totalBytes) => {
@@ -154,7 +152,6 @@ export class Replica extends EventEmitter {
         this.syncEndBarrier = Number.POSITIVE_INFINITY;   // until the snapshot is complete and SYNC_END routed
         rdbInProgress = true;
         this.replid = replid;
-        rdbDb = 0;
         const epoch = this.shared.nextEpoch();
         for (let d = 0; d < 256; d++) this.shared.publishEpoch(d, epoch);
         this.router.resetAt(offset, 0);
@@ -163,11 +160,10 @@ export class Replica extends EventEmitter {
         void this.relay.reset(replid, offset, 0);
       },
       rdb: {
-        selectDb: (db) => { rdbDb = db; },
         entry: (e) => {
-          const payload = entry([e.key, e.value, String(e.expireMs)]);
+          const payload = encodeCommand([e.key, e.value, String(e.expireMs)]);
           const s = shardOfKey(e.key, this.router.shards);
-          this.router.emit(s, RecordKind.RDB_ENTRY, e.db ?? rdbDb, -1, e.type, payload, 0, payload.length);
+          this.router.emit(s, RecordKind.RDB_ENTRY, e.db, -1, e.type, payload, 0, payload.length);
           if (this.router.overflowed) {
             this.link.pauseRdb();
             void this.router.drain().then(() => this.link.resumeRdb());
@@ -189,7 +185,7 @@ export class Replica extends EventEmitter {
           this.router.broadcast(RecordKind.BEACON, this.router.db, this.router.safeOffset, 0, Buffer.from(replid, 'latin1'));
         }
       },
-      streamData: (buf, start, end) => this.pump.ingest(buf, start, end),
+      streamData: (buf, _start, end) => this.pump.ingest(buf, end),
       linkDown: (reason) => {
         this.log.warn({ reason }, 'master link down');
         // Resume from what the relay log holds: the next PSYNC asks for the byte after it. A snapshot

@@ -16,7 +16,7 @@ import type { RelayLog, StreamPos } from '../relay/relay-log.js';
 import { scanCommands, type ScanState } from '../relay/resp-scan.js';
 import type { Router } from '../router/router.js';
 
-interface Queued { chunk: Buffer; end: number; written: Promise<void> }
+interface Queued { chunk: Buffer; written: Promise<void> }
 
 export class StreamPump {
   private queue: Queued[] = [];
@@ -46,7 +46,8 @@ export class StreamPump {
   get backlogBytes(): number { return this.ingested - this.router.offset; }
   get readingRelay(): boolean { return this.fileMode; }
 
-  ingest(buf: Buffer, startOffset: number, endOffset: number): void {
+  /** `buf` holds complete commands whose last byte has offset `endOffset`. */
+  ingest(buf: Buffer, endOffset: number): void {
     if (this.stopped) return;
     const chunk = Buffer.from(buf);
     const r = scanCommands(chunk, 0, chunk.length, this.scan);
@@ -58,7 +59,7 @@ export class StreamPump {
     this.lastAppend = written;
     this.ingested = endOffset;
     if (!this.fileMode) {
-      this.queue.push({ chunk, end: endOffset, written });
+      this.queue.push({ chunk, written });
       this.queuedBytes += chunk.length;
       if (this.queuedBytes > this.memoryLimit) {
         this.log.warn({ behindBytes: this.backlogBytes }, 'appliers are behind: routing from the relay log until they catch up');
@@ -68,7 +69,6 @@ export class StreamPump {
         this.queuedBytes = 0;
       }
     }
-    void startOffset;
     this.kick();
   }
 
