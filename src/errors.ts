@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'PARAREPLICA_DATA_DIR'          // the data directory is unusable or was written by another layout
   | 'PARAREPLICA_CLIENT_INPUT'      // a read-server client sent malformed or oversized input
   | 'PARAREPLICA_SHUTDOWN'          // the operation was cancelled because the replica is stopping
+  | 'PARAREPLICA_CANCELLED'         // an applier's wait (cross-shard exchange) ended because the process stops
+  | 'PARAREPLICA_EXCHANGE_SOURCE_HALTED' // a cross-shard command needs a shard that halted earlier
   | 'PARAREPLICA_TIMEOUT';          // a wait ran past its deadline
 
 export class ParaError extends Error {

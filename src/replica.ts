@@ -83,7 +83,8 @@ export class Replica extends EventEmitter {
     this.shared = SharedState.create(S, o.ringBytes);
     this.pool = new ApplierPool(this.shared, this.data.shardDirs, this.log, {
       halted: (shard, offset, error) => this.onHalt({ source: `shard ${shard}`, offset, ...error }),
-    });
+      skipped: (shard, offset, error) => this.log.warn({ shard, offset, err: error }, 'command skipped (--skip-errors)'),
+    }, { skipErrors: o.skipErrors });
     const states = await this.pool.ready;
     let epoch = 0;
     for (const st of states) for (const e of st.epochs) epoch = Math.max(epoch, e);
@@ -91,7 +92,9 @@ export class Replica extends EventEmitter {
     this.router = new Router(this.shared, this.pool.producers, {
       barrier: (id) => this.barrierStarted.set(id, performance.now()),
       halt: (err) => this.onHalt({ source: 'router', ...err.toJSON() } as HaltInfo),
+      skipped: (err) => this.log.warn({ err: err.toJSON() }, 'command skipped (--skip-errors)'),
     });
+    this.router.skipErrors = o.skipErrors;
     this.router.appliable = new Set(states[0].writes);
     this.relay = await RelayLog.open(relayDirOf(this.data.dir), { logger: this.log, segmentBytes: o.relaySegmentBytes });
     this.pump = new StreamPump(this.relay, this.router, this.log, o.relayBufferBytes);

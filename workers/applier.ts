@@ -17,13 +17,15 @@ import os from 'node:os';
 import { pack } from 'msgpackr';
 import { SharedState, SharedHandles, RecordKind, REC_F_ERROR, S_STATE, S_BARRIER_ACK, S_HALTED,
   C_COMMITTED_OFFSET, C_OPS, C_BATCHES, C_BARRIERS, C_READS, C_FAILED, C_BYTES, C_SKIPPED,
-  C_LAST_BATCH_US, WorkerState } from '../src/shm/layout.js';
+  C_LAST_BATCH_US, C_SKIPPED_ERRORS, WorkerState } from '../src/shm/layout.js';
 import { RingConsumer, RingProducer } from '../src/shm/ring.js';
 import { RespFramer } from '../src/resp/framer.js';
 import { ParaError, isParaError } from '../src/errors.js';
 import { describeCommand } from '../src/router/router.js';
 import { ShardStore } from './keyspace.js';
-import { writeCommands } from './commands.js';
+import { writeCommands, combineSpecs } from './commands.js';
+import { ExchangeEndpoint } from './exchange.js';
+import { applyRecord, newStats, ApplyFailure } from './apply-record.js';
 
 export interface ApplierTask {
   shard: number;
@@ -32,6 +34,9 @@ export interface ApplierTask {
   requestPort: MessagePort;   // spill port of the request ring (consumer side)
   replyPort: MessagePort;     // spill port of the reply ring (producer side)
   statusPort: MessagePort;    // messages to the main thread: ready, halted, failed
+  exchangePort: MessagePort;  // cross-shard exports: out to the main thread's hub, and in from it
+  /** --skip-errors: skip (log and count) a command that cannot be applied instead of halting. */
+  skipErrors?: boolean;
   maxGroup?: number;
   /** How much to lower this thread's CPU priority (nice), default 5. */
   niceIncrement?: number;
@@ -41,21 +46,10 @@ export interface ApplierTask {
 export type ApplierMessage =
   | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
   | { type: 'halted'; shard: number; offset: number; error: Record<string, unknown> }
+  | { type: 'skipped'; shard: number; offset: number; error: Record<string, unknown> }
   | { type: 'stopped'; shard: number };
 
 const PARK_MS = 50;
-const SELECT = Buffer.from('select', 'latin1');
-
-/** True when command name `b` is `lower` (lowercase ASCII) in any case; no string allocated. */
-function nameIs(b: Uint8Array, lower: Uint8Array): boolean {
-  if (b.length !== lower.length) return false;
-  for (let i = 0; i < b.length; i++) {
-    let c = b[i];
-    if (c >= 65 && c <= 90) c |= 0x20;
-    if (c !== lower[i]) return false;
-  }
-  return true;
-}
 
 /**
  * A Buffer view built straight from (ArrayBuffer, offset, length), as Node's own FastBuffer: it is a
@@ -112,6 +106,8 @@ export default async function applier(task: ApplierTask): Promise<void> {
     epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
+  const exchange = new ExchangeEndpoint(shard, shared, task.exchangePort, store, combineSpecs);
+  await exchange.resendOutbox();
   let halted = false;
   let reclaimPending = true;
   const reply = (id: number, value: unknown, flags = 0): void => {
@@ -125,6 +121,23 @@ export default async function applier(task: ApplierTask): Promise<void> {
     // The reader on the main thread parks in waitForData(); wake it now rather than after the commit.
     replies.wakeConsumer();
   };
+  const answer = async (): Promise<void> => {
+    let value: unknown;
+    try {
+      const [argv] = argvs.split(ring.payload());
+      const r = store.read(ring.db, argv, Date.now());
+      value = r instanceof Promise ? await r : r;
+    } catch (e) {
+      value = { error: `ERR ${(e as Error).message}` };
+    }
+    reply(ring.aux, value);
+  };
+  const describe = (f: ApplyFailure | null, e: unknown): { err: ParaError; command: string } => {
+    const err = isParaError(e) ? e : new ParaError('PARAREPLICA_APPLY_FAILED', `applier ${shard} failed: ${(e as Error)?.stack ?? e}`);
+    let command = '';
+    try { command = describeCommand(f?.argv ?? argvs.split(ring.payload())[0] ?? []); } catch { /* unparsable */ }
+    return { err, command };
+  };
 
   try {
     while (!shared.stopRequested()) {
@@ -132,98 +145,67 @@ export default async function applier(task: ApplierTask): Promise<void> {
         if (reclaimPending && !halted) reclaimPending = await store.reclaimStep();
         continue;
       }
-      let ops = 0, bytes = 0, skipped = 0, barriers = 0, reads = 0, lastBarrier = 0, syncMarkers = 0;
       const failedBefore = store.failedCommands;
-      for (let n = 0; n < maxGroup && ring.next(); n++) {
-        const kind = ring.kind;
-        if (kind === RecordKind.READ) {
-          reads++;
-          let value: unknown;
-          try {
-            const [argv] = argvs.split(ring.payload());
-            const r = store.read(ring.db, argv, Date.now());
-            value = r instanceof Promise ? await r : r;
-          } catch (e) {
-            value = { error: `ERR ${(e as Error).message}` };
+      // --skip-errors: commands to leave out, by record index in the group → command indexes.
+      const skips = new Map<number, Set<number>>();
+      let answeredBefore = 0;   // READ records before this index were answered by an earlier pass
+      let stats = newStats(), skipped = 0, reads = 0, cancelled = false;
+      for (let pass = 0; ; pass++) {
+        stats = newStats(); skipped = 0;
+        let failure: { n: number; f: ApplyFailure | null; e: unknown } | null = null;
+        for (let n = 0; n < maxGroup && ring.next(); n++) {
+          const kind = ring.kind;
+          if (kind === RecordKind.READ) {
+            if (n >= answeredBefore) { reads++; await answer(); }
+            continue;
           }
-          reply(ring.aux, value);
+          if (halted) continue;   // not applied; replayed from the relay log after a restart
+          const offset = ring.offset;
+          if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
+          try {
+            await applyRecord({ store, exchange, split: (b) => argvs.split(b), skip: skips.get(n) ?? null, stats }, ring);
+          } catch (e) {
+            failure = e instanceof ApplyFailure ? { n, f: e, e: e.error } : { n, f: null, e };
+            break;
+          }
+        }
+        if (failure === null) break;
+        // Nothing of this group is committed: a failed MULTI must not half-apply, and the records
+        // before the failure are applied again (next pass) or replayed from the relay log (restart).
+        store.discard();
+        const { err, command } = describe(failure.f, failure.e);
+        if (err.code === 'PARAREPLICA_CANCELLED') { cancelled = true; break; }
+        if (task.skipErrors && err.code !== 'PARAREPLICA_EXCHANGE_SOURCE_HALTED') {
+          const cmdIndex = failure.f?.command ?? 0;
+          let set = skips.get(failure.n);
+          if (set === undefined) { set = new Set(); skips.set(failure.n, set); }
+          set.add(cmdIndex);
+          answeredBefore = Math.max(answeredBefore, failure.n);
+          shared.addCounter(shard, C_SKIPPED_ERRORS, 1);
+          status({ type: 'skipped', shard, offset: ring.offset, error: { ...err.toJSON(), command, shard } });
+          ring.rewind();
           continue;
         }
-        if (halted) continue;   // not applied; replayed from the relay log after a restart
-        const offset = ring.offset;
-        if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
-        try {
-          switch (kind) {
-            case RecordKind.WRITE: case RecordKind.TXN: {
-              let db = ring.db;
-              for (const argv of argvs.split(ring.payload())) {
-                if (nameIs(argv[0], SELECT)) { db = Number(argv[1].toString()); continue; }
-                const r = store.applyWrite(db, argv);
-                if (r) await r;
-                ops++;
-              }
-              bytes += ring.payloadLen;
-              store.setApplied(offset);
-              break;
-            }
-            case RecordKind.BARRIER: {
-              const [argv] = argvs.split(ring.payload());
-              if (argv[0].toString('latin1').toLowerCase() === 'flushall') store.flushAll(ring.aux);
-              else store.flushDb(ring.db, ring.aux);
-              store.setApplied(offset);
-              barriers++; lastBarrier = ring.aux; reclaimPending = true;
-              break;
-            }
-            case RecordKind.BEACON:
-              if (ring.payloadLen > 0) store.setApplied(offset, ring.payload().toString('latin1'));
-              else store.setApplied(offset);
-              break;
-            case RecordKind.SYNC_BEGIN:
-              store.flushAll(ring.aux);
-              store.setLoading(true);
-              reclaimPending = true;
-              lastBarrier = ring.aux; syncMarkers++;
-              break;
-            case RecordKind.RDB_ENTRY: {
-              const [argv] = argvs.split(ring.payload());
-              const [key, value, expire] = argv;
-              const r = store.applyWrite(ring.db, [Buffer.from('set'), key, value]);
-              if (r) await r;
-              if (expire.toString() !== '-1') {
-                const r2 = store.applyWrite(ring.db, [Buffer.from('pexpireat'), key, expire]);
-                if (r2) await r2;
-              }
-              ops++;
-              break;
-            }
-            case RecordKind.SYNC_END:
-              store.setLoading(false);
-              store.setApplied(offset, ring.payload().toString('latin1'));
-              lastBarrier = ring.aux; syncMarkers++;
-              break;
-            default:
-              throw new ParaError('PARAREPLICA_APPLY_FAILED', `internal: unknown ring record kind ${kind}`);
-          }
-        } catch (e) {
-          // Stop applying at this record. Nothing of this group is committed (a failed MULTI must not
-          // half-apply): the store goes back to its last commit, and the records before this one are
-          // replayed from the relay log after a restart. Reads keep being served.
-          store.discard();
-          halted = true;
-          const err = isParaError(e) ? e : new ParaError('PARAREPLICA_APPLY_FAILED', `applier ${shard} failed: ${(e as Error).stack ?? e}`);
-          let command = '';
-          try { command = describeCommand(argvs.split(ring.payload())[0] ?? []); } catch { /* unparsable */ }
-          shared.setShardWord(shard, S_HALTED, 1);
-          status({ type: 'halted', shard, offset, error: { ...err.toJSON(), command, shard } });
-        }
+        halted = true;
+        shared.setShardWord(shard, S_HALTED, 1);
+        status({ type: 'halted', shard, offset: ring.offset, error: { ...err.toJSON(), command, shard } });
+        // The rest of the group: reads are still answered, writes wait for a restart.
+        answeredBefore = failure.n + 1;
+        ring.rewind();
+        for (let n = 0; n < maxGroup && ring.next(); n++) if (ring.kind === RecordKind.READ && n >= answeredBefore) { reads++; await answer(); }
+        stats = newStats(); skipped = 0;
+        break;
       }
+      if (cancelled) break;
+      if (!halted) exchange.beforeCommit();
       const t0 = performance.now();
       await store.commit();
       const dt = performance.now() - t0;
+      exchange.afterCommit(store.state.offset);
       // Publish after the batch is durable in LevelDB: the main thread ACKs from these values.
       shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
-      shared.addCounter(shard, C_OPS, ops);
-      shared.addCounter(shard, C_BYTES, bytes);
+      shared.addCounter(shard, C_OPS, stats.ops);
+      shared.addCounter(shard, C_BYTES, stats.bytes);
       shared.addCounter(shard, C_SKIPPED, skipped);
       shared.addCounter(shard, C_READS, reads);
       shared.addCounter(shard, C_FAILED, store.failedCommands - failedBefore);
@@ -231,12 +213,14 @@ export default async function applier(task: ApplierTask): Promise<void> {
       shared.setCounter(shard, C_LAST_BATCH_US, Math.round(dt * 1000));
       ring.release();
       replies.wakeConsumer();
-      if (barriers > 0 || syncMarkers > 0) {
-        shared.addCounter(shard, C_BARRIERS, barriers);
+      if (stats.barriers > 0 || stats.syncMarkers > 0) {
+        shared.addCounter(shard, C_BARRIERS, stats.barriers);
+        if (stats.barriers > 0) reclaimPending = true;
         // Waiter: the main thread's Atomics.waitAsync on this word (barrier latency). A stale value
         // there only delays the measurement, never the apply path.
-        shared.setShardWord(shard, S_BARRIER_ACK, lastBarrier);
+        shared.setShardWord(shard, S_BARRIER_ACK, stats.lastBarrier);
       }
+      if (stats.syncMarkers > 0) reclaimPending = true;
     }
   } finally {
     await store.commit().catch(() => undefined);

@@ -21,6 +21,8 @@ import { hashWrites, hashReads } from './t_hash.js';
 import { setWrites, setReads } from './t_set.js';
 import { zsetWrites, zsetReads } from './t_zset.js';
 import { listWrites, listReads } from './t_list.js';
+import { moveWrites, moveSpecs } from './t_move.js';
+import type { CombineSpec } from './combine.js';
 
 function merge<T extends object>(...tables: T[]): T {
   const out = Object.create(null) as T;
@@ -33,5 +35,8 @@ function merge<T extends object>(...tables: T[]): T {
   return out;
 }
 
-export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites);
+export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites, moveWrites);
 export const readCommands: ReadTable = merge(stringReads, keyReads, hashReads, setReads, zsetReads, listReads);
+
+/** Moving and combining commands, by name: how each runs as a cross-shard exchange (exchange.ts). */
+export const combineSpecs: Record<string, CombineSpec> = Object.assign(Object.create(null), moveSpecs);

@@ -52,6 +52,8 @@ export class Keyspace {
   protected memberOv = new Map<number, VersionSlot>();
   protected pendingMemberOv: Map<number, VersionSlot> | null = null;
   protected newGarbage: Garbage[] = [];
+  /** Records outside the key layout (exchange outbox, layout.ts) written with the next commit. */
+  protected rawOps = new Map<string, { k: Buffer; v: Buffer | null }>();
   protected dirtyData = false;
   protected stateDirty = false;
   protected committing: Promise<void> | null = null;
@@ -66,8 +68,25 @@ export class Keyspace {
     this.metaCache = new MetaCache(db);
   }
 
-  /** Current epoch of a Redis db. */
-  epochOf(db: number): number { return this.state.epochs[db] ?? 0; }
+  /**
+   * Where a Redis db lives: its "home", the db number its records are stored under. Homes start as
+   * the identity; SWAPDB swaps two dbs' homes (and nothing else), so it costs O(1) whatever the data.
+   * Everything below the entry points (refs, counters, epochs, garbage ranges) works on homes.
+   */
+  homeOf(db: number): number { return this.state.homes[db] ?? db; }
+  /** Current epoch of a home (see homeOf). */
+  epochOf(home: number): number { return this.state.epochs[home] ?? 0; }
+  /** Keys in Redis db `db` (expired-but-present ones included, as DBSIZE). */
+  keyCount(db: number): number { return this.state.keys[this.homeOf(db)] ?? 0; }
+
+  /** SWAPDB a b: the two dbs exchange their data, in O(1) (a barrier: every shard does it at once). */
+  swapDb(a: number, b: number): void {
+    if (a === b) return;
+    const h = this.state.homes;
+    while (h.length <= Math.max(a, b)) h.push(h.length);
+    const t = h[a]; h[a] = h[b]; h[b] = t;
+    this.stateDirty = true;
+  }
 
   /** Record a command that failed as it would on Redis (no data changed). Always returns undefined. */
   fail(reason: string): void {
@@ -81,7 +100,8 @@ export class Keyspace {
    * Resolve a key for a write: overlay → pending batch → LevelDB. The ref is registered in the
    * overlay (cached for the rest of the group). Never hides expired keys (master semantics).
    */
-  ref(db: number, key: Buffer): KeyRef {
+  ref(logicalDb: number, key: Buffer): KeyRef {
+    const db = this.homeOf(logicalDb);
     const epoch = this.epochOf(db);
     const lk = metaKey(db, epoch, key);
     const id = lk.toString('latin1');
@@ -104,7 +124,8 @@ export class Keyspace {
    * Resolve a key for a read: null if absent or logically expired (nowMs > expireMs). Does not grow
    * the overlay. The returned ref must not be written through.
    */
-  lookup(db: number, key: Buffer, nowMs: number): KeyRef | null {
+  lookup(logicalDb: number, key: Buffer, nowMs: number): KeyRef | null {
+    const db = this.homeOf(logicalDb);
     const epoch = this.epochOf(db);
     const lk = metaKey(db, epoch, key);
     const id = lk.toString('latin1');
@@ -255,8 +276,9 @@ export class Keyspace {
    * Iterate the live metas of a db in key order starting after `after` (exclusive) or at `from`.
    * Expired keys are included (callers filter). Yields [redisKey, meta].
    */
-  async *scanMetas(db: number, o: { after?: Buffer; prefix?: Buffer } = {}): AsyncGenerator<[Buffer, Meta]> {
+  async *scanMetas(logicalDb: number, o: { after?: Buffer; prefix?: Buffer } = {}): AsyncGenerator<[Buffer, Meta]> {
     if (this.committing) await this.committing;
+    const db = this.homeOf(logicalDb);
     const epoch = this.epochOf(db);
     const base = metaKey(db, epoch, o.prefix ?? Buffer.alloc(0));
     const lt = prefixEnd(base);
@@ -272,10 +294,19 @@ export class Keyspace {
     for await (const [k, m] of mergeRange(this.db, gte, lt, false, ov, decodeMeta)) yield [k.subarray(META_KEY_HEAD), m];
   }
 
+  /** Put (v) or delete (null) a record outside the key layout in the next commit's batch. */
+  putRaw(k: Buffer, v: Buffer | null): void {
+    this.rawOps.set(k.toString('latin1'), { k, v });
+  }
+
   // ----- epochs, state, commit ---------------------------------------------------------------------
 
-  /** Barrier: switch `db` to `newEpoch` (must be greater than its current epoch). */
-  flushDb(db: number, newEpoch: number): void {
+  /** Barrier: switch Redis db `logicalDb` to `newEpoch` (must be greater than its current epoch). */
+  flushDb(logicalDb: number, newEpoch: number): void {
+    this.flushHome(this.homeOf(logicalDb), newEpoch);
+  }
+
+  private flushHome(db: number, newEpoch: number): void {
     const old = this.epochOf(db);
     if (!(newEpoch > old) || newEpoch > 0xffffffff || !Number.isInteger(newEpoch)) {
       throw new ParaError('PARAREPLICA_APPLY_FAILED',
@@ -300,8 +331,8 @@ export class Keyspace {
 
   /** Barrier: switch every db to `newEpoch`. */
   flushAll(newEpoch: number): void {
-    const n = Math.max(this.state.epochs.length, this.state.keys.length, 1);
-    for (let db = 0; db < n; db++) this.flushDb(db, newEpoch);
+    const n = Math.max(this.state.epochs.length, this.state.keys.length, this.state.homes.length, 1);
+    for (let db = 0; db < n; db++) this.flushHome(db, newEpoch);
   }
 
   /** The applied offset (and replid) to store with the next commit. Cheap: call it per command. */
@@ -317,7 +348,7 @@ export class Keyspace {
   /** Write everything dirty plus the state record as ONE batch and wait for it. */
   async commit(): Promise<void> {
     while (this.committing) await this.committing;
-    if (!this.dirtyData && !this.stateDirty && this.newGarbage.length === 0) {
+    if (!this.dirtyData && !this.stateDirty && this.newGarbage.length === 0 && this.rawOps.size === 0) {
       this.metas.clear();
       return;
     }
@@ -336,6 +367,8 @@ export class Keyspace {
         if (e.value === null) raw._del(k); else raw._put(k, e.value);
       }
     }
+    for (const o of this.rawOps.values()) { if (o.v === null) batch.del(o.k); else batch.put(o.k, o.v); }
+    this.rawOps.clear();
     for (const g of this.newGarbage) batch.put(garbageKey(this.state.garbageSeq++), packr.pack({ gte: g.gte, lt: g.lt }));
     batch.put(STATE_KEY, packr.pack(this.state));
     const prevCommitted = this.committedState;
@@ -373,6 +406,7 @@ export class Keyspace {
     this.metas.clear();
     this.memberOv.clear();
     this.newGarbage = [];
+    this.rawOps.clear();
     this.dirtyData = false;
     this.stateDirty = false;
     Object.assign(this.state, copyState(this.committedState));
@@ -389,7 +423,11 @@ export class Keyspace {
   /** Non-empty dbs as [db, keys, expires]. */
   keyspaceInfo(): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
-    this.state.keys.forEach((n, db) => { if (n > 0) out.push([db, n, this.state.expires[db] ?? 0]); });
+    const n = Math.max(this.state.keys.length, this.state.homes.length);
+    for (let db = 0; db < n; db++) {
+      const h = this.homeOf(db), k = this.state.keys[h] ?? 0;
+      if (k > 0) out.push([db, k, this.state.expires[h] ?? 0]);
+    }
     return out;
   }
 }

@@ -8,6 +8,7 @@
  *   member record  [db u16][epoch u32][0x01][version u32][member part] → member value
  *   state record   [0xFF 0xFF][0x53 'S']                               → msgpack ShardState
  *   garbage range  [0xFF 0xFF][0x47 'G'][seq u32]                      → msgpack { gte, lt }
+ *   outbox entry   [0xFF 0xFF][0x58 'X'][offset u64][sub u32][dest u16] → packed exchange export
  *
  * Redis db numbers stop at 0xFFFE: 0xFFFF is the reserved prefix. The member record does not repeat
  * the Redis key: versions are unique in the shard (a persisted counter), and keeping `[db][epoch]` in
@@ -31,6 +32,19 @@ export const FORMAT = 2;
 export const STATE_KEY = Buffer.from([0xff, 0xff, 0x53]);
 export const GARBAGE_PREFIX = Buffer.from([0xff, 0xff, 0x47]);
 export const GARBAGE_END = Buffer.from([0xff, 0xff, 0x48]);
+/** Exports of cross-shard exchanges kept until their destination has committed (workers/exchange.ts). */
+export const OUTBOX_PREFIX = Buffer.from([0xff, 0xff, 0x58]);
+export const OUTBOX_END = Buffer.from([0xff, 0xff, 0x59]);
+
+export function outboxKey(offset: number, sub: number, dest: number): Buffer {
+  const k = Buffer.allocUnsafe(17);
+  OUTBOX_PREFIX.copy(k, 0); k.writeBigUInt64BE(BigInt(offset), 3); k.writeUInt32BE(sub, 11); k.writeUInt16BE(dest, 15);
+  return k;
+}
+
+export function parseOutboxKey(k: Buffer): { offset: number; sub: number; dest: number } {
+  return { offset: Number(k.readBigUInt64BE(3)), sub: k.readUInt32BE(11), dest: k.readUInt16BE(15) };
+}
 /** Length of `[db u16][epoch u32][0x00]` in front of the Redis key in a meta record key. */
 export const META_KEY_HEAD = 7;
 
@@ -42,14 +56,19 @@ export interface ShardState {
   replid: string | null;
   /** Applied replication offset (every command up to it is in this shard's data). */
   offset: number;
-  /** Current epoch of each db (index = db); missing entries are 0. */
+  /**
+   * Home of each Redis db (index = db; missing entries: the db itself): the db number its records
+   * are stored under. SWAPDB swaps two entries. Every other per-db array is indexed by home.
+   */
+  homes: number[];
+  /** Current epoch of each home; missing entries are 0. */
   epochs: number[];
   loading: boolean;
   /** Next per-member collection version (never reused). */
   nextVersion: number;
-  /** Keys per db (expired-but-present keys included, as DBSIZE). */
+  /** Keys per home (expired-but-present keys included, as DBSIZE). */
   keys: number[];
-  /** Keys with an expiry per db. */
+  /** Keys with an expiry per home. */
   expires: number[];
   /** Next garbage-range record sequence number. */
   garbageSeq: number;
@@ -60,12 +79,12 @@ export interface ShardState {
 export interface Garbage { gte: Buffer; lt: Buffer }
 
 export function freshState(): ShardState {
-  return { replid: null, offset: 0, epochs: [], loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
+  return { replid: null, offset: 0, homes: [], epochs: [], loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
 }
 
 /** A deep copy of a state (its per-db arrays are not shared with the original). */
 export function copyState(s: ShardState): ShardState {
-  return { ...s, epochs: [...s.epochs], keys: [...s.keys], expires: [...s.expires] };
+  return { ...s, homes: [...s.homes], epochs: [...s.epochs], keys: [...s.keys], expires: [...s.expires] };
 }
 
 /** Grow a per-db counter array with zeros so that index `db` exists (msgpack has no holes). */

@@ -44,6 +44,7 @@ export class KeyRef {
   /** @internal overlay state */ dirty = false;
   /** @internal the meta cache entry of this key (meta-cache.ts), or null */ entry: MetaEntry | null = null;
   constructor(
+    /** the key's home db (Keyspace.homeOf): equal to the Redis db unless SWAPDB moved it */
     readonly db: number,
     readonly epoch: number,
     /** full LevelDB meta key */ readonly lk: Buffer,

@@ -100,7 +100,7 @@ function ttlGeneric(name: string, ms: boolean, abs: boolean) {
 
 function dbsize(ks: Keyspace, db: number, argv: Buffer[]): unknown {
   if (argv.length !== 1) return arityError('dbsize');
-  return ks.state.keys[db] ?? 0;
+  return ks.keyCount(db);
 }
 
 function live(m: Meta, now: number): boolean {

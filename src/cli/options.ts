@@ -33,6 +33,11 @@ export interface ReplicaOptions {
   relaySegmentBytes: number;
   /** Stream bytes kept in memory for routing before routing reads back from the relay log instead. */
   relayBufferBytes: number;
+  /**
+   * Skip (log and count) a command that cannot be applied instead of stopping at it, as MySQL's
+   * replica_skip_errors. Off by default: a skipped command makes the replica differ from its master.
+   */
+  skipErrors: boolean;
   /** Set by parseArgs: true when --workers was given (a data directory otherwise keeps its shard count). */
   workersExplicit?: boolean;
 }
@@ -74,6 +79,8 @@ const SPEC: Array<{ key: Key; flag: string; arg: string; help: string; def?: () 
     help: 'relay log segment size (power of two, 64kb to 1gb); whole segments are deleted once applied' },
   { key: 'relayBufferBytes', flag: '--relay-buffer-size', arg: '<size>', def: () => '64mb',
     help: 'stream bytes queued in memory for routing (power of two, 64kb to 1gb); when the appliers fall further behind, routing reads back from the relay log' },
+  { key: 'skipErrors', flag: '--skip-errors', arg: '',
+    help: 'log, count and skip a command that cannot be applied instead of stopping there (the replica then differs from the master)' },
 ];
 
 type Labels = Record<Key, string>;
@@ -256,7 +263,9 @@ function validateWith(o: Partial<ReplicaOptions>, L: Labels): ReplicaOptions {
     ringBytes: parseSize(L.ringBytes, o.ringBytes ?? 1024 * 1024),
     relaySegmentBytes: parseSize(L.relaySegmentBytes, o.relaySegmentBytes ?? 64 * 1024 * 1024),
     relayBufferBytes: parseSize(L.relayBufferBytes, o.relayBufferBytes ?? 64 * 1024 * 1024),
+    skipErrors: o.skipErrors ?? false,
   };
+  if (typeof out.skipErrors !== 'boolean') bad(L.skipErrors, o.skipErrors, 'use true or false');
   if (user !== undefined) { out.master.user = user; out.masteruser = user; }
   if (password !== undefined) { out.master.password = password; out.masterauth = password; }
   if (announceIp !== undefined) out.announceIp = announceIp;
@@ -277,7 +286,7 @@ function buildCommand(out: { text: string }): Command {
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => { out.text += s; }, writeErr: () => undefined });
-  for (const s of SPEC) cmd.option(`${s.flag} ${s.arg}`, s.def ? `${s.help} (default: ${s.def()})` : s.help);
+  for (const s of SPEC) cmd.option(s.arg ? `${s.flag} ${s.arg}` : s.flag, s.def ? `${s.help} (default: ${s.def()})` : s.help);
   cmd.addHelpText('after', '\nExample:\n  parareplica --master redis://repl:secret@10.0.0.5:6379 --dir /var/lib/parareplica');
   return cmd;
 }

@@ -13,11 +13,19 @@ import type { Logger } from 'pino';
 import { SharedState } from '../shm/layout.js';
 import { RingProducer, RingConsumer, wakeRingConsumer } from '../shm/ring.js';
 import type { ApplierMessage, ApplierTask } from '../../workers/applier.js';
+import { ExchangeHub } from './exchange-hub.js';
 
 export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
 
 export interface ApplierPoolEvents {
   halted(shard: number, offset: number, error: Record<string, unknown>): void;
+  /** --skip-errors: a command was skipped instead of halting. */
+  skipped?(shard: number, offset: number, error: Record<string, unknown>): void;
+}
+
+export interface ApplierPoolOptions {
+  /** Skip commands that cannot be applied instead of halting (--skip-errors). */
+  skipErrors?: boolean;
 }
 
 const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../workers/applier.js');
@@ -34,10 +42,12 @@ export class ApplierPool {
   private readyCount = 0;
   private readyResolve!: (v: ShardReady[]) => void;
   private readyReject!: (e: Error) => void;
+  readonly exchanges: ExchangeHub;
 
   constructor(private readonly shared: SharedState, private readonly shardDirs: string[],
-    private readonly log: Logger, private readonly events: ApplierPoolEvents) {
+    private readonly log: Logger, private readonly events: ApplierPoolEvents, private readonly options: ApplierPoolOptions = {}) {
     const S = shardDirs.length;
+    this.exchanges = new ExchangeHub(shared);
     this.readyStates = new Array(S);
     this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
     this.pool = new Piscina({
@@ -51,19 +61,23 @@ export class ApplierPool {
     const req = new MessageChannel();
     const rep = new MessageChannel();
     const st = new MessageChannel();
+    const xc = new MessageChannel();
     const h = this.shared.handles;
+    this.exchanges.attach(shard, xc.port1);
     this.producers[shard] = new RingProducer(h.requestRings[shard], req.port1);
     this.replyConsumers[shard] = new RingConsumer(h.replyRings[shard], rep.port2);
     st.port1.on('message', (m: ApplierMessage) => this.onStatus(m));
     st.port1.unref();
     const task: ApplierTask = {
       shard, location: this.shardDirs[shard], handles: h,
-      requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2,
+      requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2, exchangePort: xc.port2,
+      skipErrors: this.options.skipErrors,
     };
-    return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2] as never }).then(
-      () => { st.port1.close(); },
+    return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2, xc.port2] as never }).then(
+      () => { st.port1.close(); this.exchanges.detach(shard, xc.port1); },
       (err: Error) => {
         st.port1.close();
+        this.exchanges.detach(shard, xc.port1);
         if (this.stopping) return;
         this.log.error({ shard, err: err.message }, 'applier died; restarting it');
         if (!this.readyStates[shard]) { this.readyReject(err); return; }
@@ -79,6 +93,8 @@ export class ApplierPool {
       if (first && ++this.readyCount === this.readyStates.length) this.readyResolve(this.readyStates as ShardReady[]);
     } else if (m.type === 'halted') {
       this.events.halted(m.shard, m.offset, m.error);
+    } else if (m.type === 'skipped') {
+      this.events.skipped?.(m.shard, m.offset, m.error);
     }
   }
 

@@ -3,7 +3,8 @@
  * `replication` in Redis 7.0's exact field order (spec 7.1) and `applier`, parareplica's own.
  */
 import { C_COMMITTED_OFFSET, C_OPS, C_BATCHES, C_BARRIERS, C_READS, C_FAILED, C_SKIPPED, C_LAST_BATCH_US,
-  C_BYTES } from '../shm/layout.js';
+  C_BYTES, C_XCHG_DEST, C_XCHG_SRC, C_XWAITS, C_XWAIT_US, C_XWAIT_HIST, C_SKIPPED_ERRORS, XWAIT_BUCKETS,
+  xwaitBucketLimitUs, type SharedState } from '../shm/layout.js';
 import type { Replica } from '../replica.js';
 
 export interface HaltInfo {
@@ -82,14 +83,51 @@ export function applierSection(r: Replica): Fields {
   );
   let ops = 0, failed = 0;
   for (let s = 0; s < router.shards; s++) { ops += shared.counter(s, C_OPS); failed += shared.counter(s, C_FAILED); }
-  f.push(['ops_applied', ops], ['ops_failed_ignored', failed]);
+  const x = exchangeStats(shared);
+  f.push(['ops_applied', ops], ['ops_failed_ignored', failed],
+    ['skip_errors', r.options.skipErrors ? 1 : 0], ['errors_skipped', x.skippedErrors + router.skippedCommands],
+    ['cross_shard_commands', router.crossShardSplits + router.exchanges], ['exchanges', router.exchanges],
+    ['exchanges_applied', x.applied], ['exchange_exports', x.exports], ['exchange_waits', x.waits],
+    ['exchange_wait_avg_us', x.waits > 0 ? Math.round(x.waitUs / x.waits) : 0],
+    ['exchange_wait_p99_us', x.p99Us === Infinity ? 'inf' : x.p99Us], ['exchange_pending_exports', pool.exchanges.pending]);
   for (let s = 0; s < router.shards; s++) {
     const c = (w: number): number => shared.counter(s, w);
     f.push([`shard${s}`, `applied_offset=${c(C_COMMITTED_OFFSET)},queue_depth=${pool.producers[s].depth()},` +
       `ops=${c(C_OPS)},bytes=${c(C_BYTES)},batches=${c(C_BATCHES)},barriers=${c(C_BARRIERS)},reads=${c(C_READS)},` +
-      `failed=${c(C_FAILED)},skipped=${c(C_SKIPPED)},last_batch_us=${c(C_LAST_BATCH_US)}`]);
+      `failed=${c(C_FAILED)},skipped=${c(C_SKIPPED)},last_batch_us=${c(C_LAST_BATCH_US)},` +
+      `exchanges=${c(C_XCHG_DEST)},exports=${c(C_XCHG_SRC)},exchange_waits=${c(C_XWAITS)}`]);
   }
   return f;
+}
+
+export interface ExchangeStats {
+  applied: number; exports: number; waits: number; waitUs: number;
+  /** Upper bound of the histogram bucket holding the 99th percentile wait (µs); 0 with no waits. */
+  p99Us: number;
+  skippedErrors: number;
+}
+
+/** Exchange counters summed over the shards (shared memory), with the p99 wait from the histogram. */
+export function exchangeStats(shared: SharedState): ExchangeStats {
+  const out: ExchangeStats = { applied: 0, exports: 0, waits: 0, waitUs: 0, p99Us: 0, skippedErrors: 0 };
+  const hist = new Array<number>(XWAIT_BUCKETS).fill(0);
+  for (let s = 0; s < shared.shards; s++) {
+    out.applied += shared.counter(s, C_XCHG_DEST);
+    out.exports += shared.counter(s, C_XCHG_SRC);
+    out.waits += shared.counter(s, C_XWAITS);
+    out.waitUs += shared.counter(s, C_XWAIT_US);
+    out.skippedErrors += shared.counter(s, C_SKIPPED_ERRORS);
+    for (let b = 0; b < XWAIT_BUCKETS; b++) hist[b] += shared.counter(s, C_XWAIT_HIST + b);
+  }
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total > 0) {
+    let seen = 0;
+    for (let b = 0; b < XWAIT_BUCKETS; b++) {
+      seen += hist[b];
+      if (seen >= total * 0.99) { out.p99Us = xwaitBucketLimitUs(b); break; }
+    }
+  }
+  return out;
 }
 
 function oneLine(s: string): string {

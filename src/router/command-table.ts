@@ -18,6 +18,8 @@ export const CMD_TXN = 1 << 6;          // MULTI / EXEC / DISCARD
 export const CMD_SELECT = 1 << 7;       // SELECT
 export const CMD_LOADING_OK = 1 << 8;   // allowed on the read server while loading
 export const CMD_CONNECTION = 1 << 9;   // connection/server commands answered by the read server itself
+export const CMD_EXCHANGE = 1 << 10;    // moves or combines values between keys: a cross-shard exchange
+                                        // when its keys live on different shards (exchange-keys.ts)
 
 export interface CommandSpec {
   readonly name: string;      // lowercase
@@ -33,7 +35,7 @@ export interface CommandSpec {
 }
 
 const W = CMD_WRITE, R = CMD_READONLY, B = CMD_BARRIER, S = CMD_SPLIT, M = CMD_MOVABLE_KEYS;
-const N = CMD_NOKEY_STREAM, T = CMD_TXN, L = CMD_LOADING_OK, C = CMD_CONNECTION;
+const N = CMD_NOKEY_STREAM, T = CMD_TXN, L = CMD_LOADING_OK, C = CMD_CONNECTION, X = CMD_EXCHANGE;
 
 // name, arity, flags, firstKey, lastKey, step[, splitStride]
 type Row = [string, number, number, number, number, number, number?];
@@ -43,8 +45,8 @@ const ROWS: Row[] = [
   ['getset', 3, W, 1, 1, 1], ['getdel', 2, W, 1, 1, 1], ['getex', -2, W, 1, 1, 1],
   ['append', 3, W, 1, 1, 1], ['setrange', 4, W, 1, 1, 1], ['incr', 2, W, 1, 1, 1], ['decr', 2, W, 1, 1, 1],
   ['incrby', 3, W, 1, 1, 1], ['decrby', 3, W, 1, 1, 1], ['incrbyfloat', 3, W, 1, 1, 1],
-  ['mset', -3, W | S, 1, -1, 2, 2], ['msetnx', -3, W, 1, -1, 2], ['setbit', 4, W, 1, 1, 1],
-  ['bitfield', -2, W, 1, 1, 1], ['bitop', -4, W, 2, -1, 1],
+  ['mset', -3, W | S, 1, -1, 2, 2], ['msetnx', -3, W | S, 1, -1, 2, 2], ['setbit', 4, W, 1, 1, 1],
+  ['bitfield', -2, W, 1, 1, 1], ['bitop', -4, W | X, 2, -1, 1],
   ['get', 2, R, 1, 1, 1], ['mget', -2, R, 1, -1, 1], ['strlen', 2, R, 1, 1, 1], ['getrange', 4, R, 1, 1, 1],
   ['substr', 4, R, 1, 1, 1], ['getbit', 3, R, 1, 1, 1], ['bitcount', -2, R, 1, 1, 1], ['bitpos', -3, R, 1, 1, 1],
   ['bitfield_ro', -2, R, 1, 1, 1], ['lcs', -3, R, 1, 2, 1],
@@ -52,8 +54,8 @@ const ROWS: Row[] = [
   ['del', -2, W | S, 1, -1, 1, 1], ['unlink', -2, W | S, 1, -1, 1, 1], ['touch', -2, R | S, 1, -1, 1, 1],
   ['expire', -3, W, 1, 1, 1], ['pexpire', -3, W, 1, 1, 1], ['expireat', -3, W, 1, 1, 1],
   ['pexpireat', -3, W, 1, 1, 1], ['persist', 2, W, 1, 1, 1],
-  ['rename', 3, W, 1, 2, 1], ['renamenx', 3, W, 1, 2, 1], ['copy', -3, W, 1, 2, 1], ['move', 3, W, 1, 1, 1],
-  ['restore', -4, W, 1, 1, 1], ['sort', -2, W | M, 1, 1, 1], ['sort_ro', -2, R, 1, 1, 1],
+  ['rename', 3, W | X, 1, 2, 1], ['renamenx', 3, W | X, 1, 2, 1], ['copy', -3, W | X, 1, 2, 1], ['move', 3, W, 1, 1, 1],
+  ['restore', -4, W, 1, 1, 1], ['sort', -2, W | M | X, 1, 1, 1], ['sort_ro', -2, R, 1, 1, 1],
   ['exists', -2, R, 1, -1, 1], ['type', 2, R, 1, 1, 1], ['ttl', 2, R, 1, 1, 1], ['pttl', 2, R, 1, 1, 1],
   ['expiretime', 2, R, 1, 1, 1], ['pexpiretime', 2, R, 1, 1, 1], ['dump', 2, R, 1, 1, 1],
   ['object', -2, R, 2, 2, 1], ['keys', 2, R, 0, 0, 0], ['scan', -2, R, 0, 0, 0], ['randomkey', 1, R, 0, 0, 0],
@@ -69,13 +71,13 @@ const ROWS: Row[] = [
   // lists
   ['lpush', -3, W, 1, 1, 1], ['rpush', -3, W, 1, 1, 1], ['lpushx', -3, W, 1, 1, 1], ['rpushx', -3, W, 1, 1, 1],
   ['lpop', -2, W, 1, 1, 1], ['rpop', -2, W, 1, 1, 1], ['lset', 4, W, 1, 1, 1], ['linsert', 5, W, 1, 1, 1],
-  ['lrem', 4, W, 1, 1, 1], ['ltrim', 4, W, 1, 1, 1], ['lmove', 5, W, 1, 2, 1], ['rpoplpush', 3, W, 1, 2, 1],
+  ['lrem', 4, W, 1, 1, 1], ['ltrim', 4, W, 1, 1, 1], ['lmove', 5, W | X, 1, 2, 1], ['rpoplpush', 3, W | X, 1, 2, 1],
   ['blpop', -3, W, 1, -2, 1], ['brpop', -3, W, 1, -2, 1], ['blmove', 6, W, 1, 2, 1], ['brpoplpush', 4, W, 1, 2, 1],
   ['lmpop', -4, W | M, 0, 0, 0], ['blmpop', -5, W | M, 0, 0, 0],
   ['lrange', 4, R, 1, 1, 1], ['llen', 2, R, 1, 1, 1], ['lindex', 3, R, 1, 1, 1], ['lpos', -3, R, 1, 1, 1],
   // sets
-  ['sadd', -3, W, 1, 1, 1], ['srem', -3, W, 1, 1, 1], ['spop', -2, W, 1, 1, 1], ['smove', 4, W, 1, 2, 1],
-  ['sinterstore', -3, W, 1, -1, 1], ['sunionstore', -3, W, 1, -1, 1], ['sdiffstore', -3, W, 1, -1, 1],
+  ['sadd', -3, W, 1, 1, 1], ['srem', -3, W, 1, 1, 1], ['spop', -2, W, 1, 1, 1], ['smove', 4, W | X, 1, 2, 1],
+  ['sinterstore', -3, W | X, 1, -1, 1], ['sunionstore', -3, W | X, 1, -1, 1], ['sdiffstore', -3, W | X, 1, -1, 1],
   ['smembers', 2, R, 1, 1, 1], ['scard', 2, R, 1, 1, 1], ['sismember', 3, R, 1, 1, 1], ['smismember', -3, R, 1, 1, 1],
   ['srandmember', -2, R, 1, 1, 1], ['sinter', -2, R, 1, -1, 1], ['sunion', -2, R, 1, -1, 1], ['sdiff', -2, R, 1, -1, 1],
   ['sintercard', -3, R | M, 0, 0, 0], ['sscan', -3, R, 1, 1, 1],
@@ -83,18 +85,19 @@ const ROWS: Row[] = [
   ['zadd', -4, W, 1, 1, 1], ['zincrby', 4, W, 1, 1, 1], ['zrem', -3, W, 1, 1, 1],
   ['zremrangebyscore', 4, W, 1, 1, 1], ['zremrangebyrank', 4, W, 1, 1, 1], ['zremrangebylex', 4, W, 1, 1, 1],
   ['zpopmin', -2, W, 1, 1, 1], ['zpopmax', -2, W, 1, 1, 1], ['bzpopmin', -3, W, 1, -2, 1], ['bzpopmax', -3, W, 1, -2, 1],
-  ['zmpop', -4, W | M, 0, 0, 0], ['bzmpop', -5, W | M, 0, 0, 0], ['zrangestore', -5, W, 1, 2, 1],
-  ['zunionstore', -4, W | M, 1, 1, 1], ['zinterstore', -4, W | M, 1, 1, 1], ['zdiffstore', -4, W | M, 1, 1, 1],
+  ['zmpop', -4, W | M, 0, 0, 0], ['bzmpop', -5, W | M, 0, 0, 0], ['zrangestore', -5, W | X, 1, 2, 1],
+  ['zunionstore', -4, W | M | X, 1, 1, 1], ['zinterstore', -4, W | M | X, 1, 1, 1], ['zdiffstore', -4, W | M | X, 1, 1, 1],
   ['zrange', -4, R, 1, 1, 1], ['zrevrange', -4, R, 1, 1, 1], ['zrangebyscore', -4, R, 1, 1, 1],
   ['zrevrangebyscore', -4, R, 1, 1, 1], ['zrangebylex', -4, R, 1, 1, 1], ['zrevrangebylex', -4, R, 1, 1, 1],
   ['zscore', 3, R, 1, 1, 1], ['zmscore', -3, R, 1, 1, 1], ['zcard', 2, R, 1, 1, 1], ['zcount', 4, R, 1, 1, 1],
   ['zlexcount', 4, R, 1, 1, 1], ['zrank', 3, R, 1, 1, 1], ['zrevrank', 3, R, 1, 1, 1], ['zscan', -3, R, 1, 1, 1],
   ['zrandmember', -2, R, 1, 1, 1], ['zunion', -3, R | M, 0, 0, 0], ['zinter', -3, R | M, 0, 0, 0],
-  ['zdiff', -3, R | M, 0, 0, 0],
+  ['zdiff', -3, R | M, 0, 0, 0], ['zintercard', -3, R | M, 0, 0, 0],
   // geo (GEOADD arrives as zadd; the STORE forms are writes)
-  ['geoadd', -5, W, 1, 1, 1], ['georadius', -6, W | M, 1, 1, 1], ['georadiusbymember', -5, W | M, 1, 1, 1],
-  ['geosearchstore', -8, W, 1, 2, 1], ['geopos', -2, R, 1, 1, 1], ['geodist', -4, R, 1, 1, 1],
-  ['geohash', -2, R, 1, 1, 1], ['geosearch', -7, R, 1, 1, 1],
+  ['geoadd', -5, W, 1, 1, 1], ['georadius', -6, W | M | X, 1, 1, 1], ['georadiusbymember', -5, W | M | X, 1, 1, 1],
+  ['geosearchstore', -8, W | X, 1, 2, 1], ['geopos', -2, R, 1, 1, 1], ['geodist', -4, R, 1, 1, 1],
+  ['geohash', -2, R, 1, 1, 1], ['geosearch', -7, R, 1, 1, 1], ['georadius_ro', -6, R, 1, 1, 1],
+  ['georadiusbymember_ro', -5, R, 1, 1, 1],
   // hyperloglog, streams
   ['pfadd', -2, W, 1, 1, 1], ['pfmerge', -2, W, 1, -1, 1], ['pfcount', -2, R, 1, -1, 1], ['pfdebug', 3, W, 2, 2, 1],
   ['xadd', -5, W, 1, 1, 1], ['xtrim', -4, W, 1, 1, 1], ['xdel', -3, W, 1, 1, 1], ['xack', -4, W, 1, 1, 1],
@@ -144,6 +147,7 @@ patch('zunion', numkeysAt(1, []));
 patch('zinter', numkeysAt(1, []));
 patch('zdiff', numkeysAt(1, []));
 patch('sintercard', numkeysAt(1, []));
+patch('zintercard', numkeysAt(1, []));
 patch('lmpop', numkeysAt(1, []));
 patch('zmpop', numkeysAt(1, []));
 patch('sort', (argv) => {

@@ -7,7 +7,13 @@
  *                                            ├─ MULTI … EXEC           → buffered, then one TXN record per shard
  *                                            ├─ FLUSHALL / FLUSHDB     → BARRIER record in every ring (new epoch)
  *                                            ├─ single-shard command   → WRITE record (raw bytes)
- *                                            └─ DEL/UNLINK/MSET/TOUCH over several shards → one WRITE per shard
+ *                                            ├─ DEL/UNLINK/MSET/TOUCH over several shards → one WRITE per shard
+ *                                            └─ RENAME/SMOVE/*STORE… over several shards → exchange: the
+ *                                               destination and each source get the command behind a
+ *                                               marker (markers.ts) saying their role
+ *
+ * Inside MULTI, a FLUSHALL/FLUSHDB/SWAPDB goes to every shard's part behind a barrier marker, so each
+ * shard flips at the same position within its atomic part.
  *
  * Offsets: every record carries the offset of the last byte of its command (for a transaction, of
  * EXEC). `safeOffset` is the offset of the last command boundary outside a MULTI: everything up to it
@@ -21,17 +27,23 @@ import { encodeCommand } from '../resp/encode.js';
 import { RingProducer } from '../shm/ring.js';
 import { RecordKind, SharedState } from '../shm/layout.js';
 import { ParaError } from '../errors.js';
-import { lookupCommand, CMD_BARRIER, CMD_NOKEY_STREAM, CMD_SPLIT, CMD_MOVABLE_KEYS, type CommandSpec } from './command-table.js';
+import { lookupCommand, CMD_BARRIER, CMD_NOKEY_STREAM, CMD_SPLIT, CMD_MOVABLE_KEYS, CMD_EXCHANGE, type CommandSpec } from './command-table.js';
 import { keySlot } from './slot.js';
+import { exchangeRoles, patternFixedSlotKey } from './exchange-keys.js';
+import { barrierMarker, sourceMarker, destMarker } from './markers.js';
 
 interface Pending { kind: number; db: number; offset: number; aux: number; payload: Buffer }
+/** A command of a MULTI block for one shard, or for every shard (shard = ALL_SHARDS: barriers). */
 interface TxnPart { shard: number; db: number; bytes: Buffer }
+const ALL_SHARDS = -1;
 
 export interface RouterEvents {
   /** A barrier (FLUSHALL/FLUSHDB) was put in every ring. */
   barrier(id: number, command: string, db: number, offset: number): void;
   /** Routing stopped at a command this version cannot route. Nothing after it is routed. */
   halt(err: ParaError): void;
+  /** --skip-errors: a command this version cannot route was left out (routing goes on). */
+  skipped?(err: ParaError): void;
 }
 
 const NAME_BUF = 32;
@@ -59,7 +71,11 @@ export class Router implements CommandSink {
   // Counters for INFO.
   commandsRouted = 0;
   crossShardSplits = 0;
+  /** Commands run as a cross-shard exchange (their keys on more than one shard). */
+  exchanges = 0;
   transactions = 0;
+  /** Exchanges numbered within the current MULTI block (the `sub` of markers.ts). */
+  private txnSub = 0;
   barriers = 0;
   private readonly nameScratch = Buffer.alloc(NAME_BUF);
   /**
@@ -174,7 +190,16 @@ export class Router implements CommandSink {
     this.wakeAll();
   }
 
+  /** --skip-errors: leave out commands this version cannot apply instead of halting at them. */
+  skipErrors = false;
+  skippedCommands = 0;
+
   private haltWith(err: ParaError): void {
+    if (this.skipErrors && err.code === 'PARAREPLICA_UNSUPPORTED_COMMAND') {
+      this.skippedCommands++;
+      this.events.skipped?.(err);
+      return;
+    }
     this.halted = err;
     this.events.halt(err);
   }
@@ -193,16 +218,17 @@ export class Router implements CommandSink {
       if (!this.inMulti) this.safeOffset = this.offset;
       return;
     }
-    if (name === 'multi') { this.inMulti = true; this.multiDb = this.db; this.txn = []; return; }
+    if (name === 'multi') { this.inMulti = true; this.multiDb = this.db; this.txn = []; this.txnSub = 0; return; }
     if (name === 'exec') { this.flushTxn(); return; }
     if (name === 'discard') { this.inMulti = false; this.txn = []; this.safeOffset = this.offset; return; }
     if (!spec || !name) return this.haltWith(unsupported('unknown command', buf, argStart, argLen, argc, cmdStart));
     if (spec.flags & CMD_NOKEY_STREAM) { if (!this.inMulti) this.safeOffset = this.offset; return; }
     if (spec.flags & CMD_BARRIER) {
-      if (this.inMulti) return this.haltWith(unsupported(`${name.toUpperCase()} inside MULTI/EXEC is not supported yet`, buf, argStart, argLen, argc, cmdStart));
-      if (name === 'swapdb') return this.haltWith(unsupported('SWAPDB is not supported yet', buf, argStart, argLen, argc, cmdStart));
+      if (name === 'swapdb' && (argc !== 3 || parseSmallInt(buf, argStart[1], argLen[1]) < 0 || parseSmallInt(buf, argStart[2], argLen[2]) < 0)) {
+        return this.haltWith(unsupported('SWAPDB with invalid db indexes', buf, argStart, argLen, argc, cmdStart));
+      }
       this.routeBarrier(name, buf, start, end);
-      this.safeOffset = this.offset;
+      if (!this.inMulti) this.safeOffset = this.offset;
       return;
     }
     if (this.appliable && !this.appliable.has(name)) {
@@ -226,16 +252,22 @@ export class Router implements CommandSink {
     const id = this.shared.nextEpoch();
     if (name === 'flushall') {
       for (let d = 0; d < 256; d++) this.shared.publishEpoch(d, id);
-    } else {
+    } else if (name === 'flushdb') {
       this.shared.publishEpoch(this.db, id);
     }
-    for (let s = 0; s < this.shards; s++) this.emit(s, RecordKind.BARRIER, this.db, this.offset, id, buf, start, end);
+    if (this.inMulti) {
+      // Every shard's part of the transaction gets the barrier at this position.
+      this.txn.push({ shard: ALL_SHARDS, db: this.db, bytes: Buffer.concat([barrierMarker(id), buf.subarray(start, end)]) });
+    } else {
+      for (let s = 0; s < this.shards; s++) this.emit(s, RecordKind.BARRIER, this.db, this.offset, id, buf, start, end);
+    }
     this.barriers++;
     this.events.barrier(id, name, this.db, this.offset);
   }
 
   private routeKeyed(spec: CommandSpec, buf: Buffer, start: number, end: number, argc: number,
     argStart: Int32Array, argLen: Int32Array, cmdStart: number): void {
+    if ((spec.flags & CMD_EXCHANGE) !== 0 && this.shards > 1 && this.routeExchange(buf, start, end, argc, argStart, argLen)) return;
     let shard = -1;
     let multi = false;
     if (spec.flags & CMD_MOVABLE_KEYS) {
@@ -279,6 +311,43 @@ export class Router implements CommandSink {
     }
   }
 
+  /**
+   * A moving/combining command: when its keys live on more than one shard, route it as an exchange
+   * and return true; when they share a shard, route it as a plain write there and return true. False
+   * when it has no exchange roles (e.g. GEORADIUS without STORE): the caller routes it by its key.
+   */
+  private routeExchange(buf: Buffer, start: number, end: number, argc: number, argStart: Int32Array, argLen: Int32Array): boolean {
+    const argv = argvOf(buf, argc, argStart, argLen);
+    const roles = exchangeRoles(argv);
+    if (roles === null) return false;
+    const shardOf = (k: Buffer): number => keySlot(k, 0, k.length) % this.shards;
+    const dest = shardOf(argv[roles.dest]);
+    const sources = new Set<number>();
+    for (const i of roles.sources) sources.add(shardOf(argv[i]));
+    for (const p of roles.patterns) {
+      const fixed = patternFixedSlotKey(p);
+      if (fixed !== null) sources.add(shardOf(fixed));
+      else for (let s = 0; s < this.shards; s++) sources.add(s);
+    }
+    sources.delete(dest);
+    const cmd = buf.subarray(start, end);
+    if (sources.size === 0) {
+      if (this.inMulti) this.txn.push({ shard: dest, db: this.db, bytes: Buffer.from(cmd) });
+      else this.emit(dest, RecordKind.WRITE, this.db, this.offset, 0, buf, start, end);
+      return true;
+    }
+    this.exchanges++;
+    const sub = this.inMulti ? this.txnSub++ : 0;
+    const list = [...sources].sort((a, b) => a - b);
+    const parts: TxnPart[] = [{ shard: dest, db: this.db, bytes: Buffer.concat([destMarker(sub, list), cmd]) }];
+    for (const s of list) parts.push({ shard: s, db: this.db, bytes: Buffer.concat([sourceMarker(sub, dest), cmd]) });
+    for (const p of parts) {
+      if (this.inMulti) this.txn.push(p);
+      else this.emit(p.shard, RecordKind.WRITE, p.db, this.offset, 0, p.bytes, 0, p.bytes.length);
+    }
+    return true;
+  }
+
   /** EXEC: one TXN record per shard with that shard's commands in order, SELECTs inserted as needed. */
   private flushTxn(): void {
     this.inMulti = false;
@@ -288,11 +357,15 @@ export class Router implements CommandSink {
     const byShard = new Map<number, Buffer[]>();
     const startDb = new Map<number, number>();
     const curDb = new Map<number, number>();
-    for (const p of parts) {
-      let list = byShard.get(p.shard);
-      if (!list) { list = []; byShard.set(p.shard, list); startDb.set(p.shard, p.db); curDb.set(p.shard, p.db); }
-      if (curDb.get(p.shard) !== p.db) { list.push(encodeCommand(['SELECT', String(p.db)])); curDb.set(p.shard, p.db); }
+    const add = (shard: number, p: TxnPart): void => {
+      let list = byShard.get(shard);
+      if (!list) { list = []; byShard.set(shard, list); startDb.set(shard, p.db); curDb.set(shard, p.db); }
+      if (curDb.get(shard) !== p.db) { list.push(encodeCommand(['SELECT', String(p.db)])); curDb.set(shard, p.db); }
       list.push(p.bytes);
+    };
+    for (const p of parts) {
+      if (p.shard === ALL_SHARDS) for (let s = 0; s < this.shards; s++) add(s, p);
+      else add(p.shard, p);
     }
     for (const [s, list] of byShard) {
       const payload = list.length === 1 ? list[0] : Buffer.concat(list);

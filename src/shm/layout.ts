@@ -8,9 +8,13 @@
  *       S_STATE        worker → main   WorkerState: STARTING, RUNNING, STOPPED, FAILED
  *       S_BARRIER_ACK  worker → main   id (= epoch) of the last barrier record committed; Atomics.notify'd
  *       S_HALTED       worker → main   1 when the applier stopped at a command it could not apply
+ *       S_XDOOR        main → worker   exchange doorbell: bumped (and notified) by the main thread after it
+ *                                      forwards a cross-shard export to this shard's exchange port
  *  ┌──────────────────────────── counters (BigInt64Array, `i64`) ────────────────────────┐
  *  │ shard 0: COMMITTED_OFFSET OPS BATCHES BARRIERS READS FAILED BYTES SKIPPED … │ shard 1 … │
  *  └─────────────────────────────────────────────────────────────────────────────────────┘
+ *     words C_XWAIT_HIST … +XWAIT_BUCKETS-1: histogram of exchange waits (bucket b counts waits shorter
+ *     than xwaitBucketLimitUs(b); the last bucket has no limit).
  *     Every counter is written by its shard's worker only (Atomics.store after each commit) and read by
  *     the main thread (Atomics.load) for ACKs, INFO and metrics. A stale read only makes an ACK or a
  *     metric slightly old, never wrong in the unsafe direction: offsets only grow.
@@ -51,6 +55,7 @@ const GLOBAL_I32 = G_EPOCHS + MAX_DBS;
 export const S_STATE = 0;
 export const S_BARRIER_ACK = 1;
 export const S_HALTED = 2;
+export const S_XDOOR = 3;
 export const SHARD_I32_STRIDE = 16;
 
 export const enum WorkerState { STARTING = 0, RUNNING = 1, STOPPED = 2, FAILED = 3 }
@@ -66,7 +71,25 @@ export const C_BYTES = 6;            // stream bytes applied
 export const C_SKIPPED = 7;          // records skipped on replay (already applied before a restart)
 export const C_LAST_BATCH_US = 8;    // duration of the last batch write, µs
 export const C_RECLAIMED = 9;        // old-epoch / deleted-collection records reclaimed
-export const SHARD_I64_STRIDE = 16;
+export const C_XCHG_DEST = 10;       // cross-shard exchanges executed here as the destination
+export const C_XCHG_SRC = 11;        // exports sent to another shard's exchange
+export const C_XWAITS = 12;          // exchanges whose exports had not all arrived (the applier parked)
+export const C_XWAIT_US = 13;        // total µs parked waiting for exports
+export const C_SKIPPED_ERRORS = 14;  // commands skipped by --skip-errors
+export const C_XWAIT_HIST = 16;      // XWAIT_BUCKETS words: histogram of exchange waits (see xwaitBucket)
+export const XWAIT_BUCKETS = 16;
+export const SHARD_I64_STRIDE = 32;
+
+/** Histogram bucket of a wait of `us` µs: bucket b holds waits < 16·2^b µs (the last: any longer). */
+export function xwaitBucket(us: number): number {
+  let b = 0;
+  while (b < XWAIT_BUCKETS - 1 && us >= 16 * 2 ** b) b++;
+  return b;
+}
+/** Upper limit (exclusive, µs) of bucket b; Infinity for the last. */
+export function xwaitBucketLimitUs(b: number): number {
+  return b >= XWAIT_BUCKETS - 1 ? Infinity : 16 * 2 ** b;
+}
 
 // Ring header words (Int32 index; 16 words = 64 bytes apart).
 export const R_HEAD = 0;
@@ -175,6 +198,22 @@ export class SharedState {
   }
   setGlobalEpoch(e: number): void {
     Atomics.store(this.i32, G_GLOBAL_EPOCH, e);
+  }
+
+  // ── exchange doorbells ──
+  ringExchangeDoor(shard: number): void {
+    // Writer: main, after posting an export on `shard`'s exchange port. Waiter: that shard's applier,
+    // parked in Atomics.wait while it waits for exports. A stale read there only costs one more
+    // timed park (20 ms), never a lost message: the applier drains its port before every park.
+    Atomics.add(this.i32, shardI32(shard, S_XDOOR), 1);
+    Atomics.notify(this.i32, shardI32(shard, S_XDOOR));
+  }
+  exchangeDoor(shard: number): number {
+    return Atomics.load(this.i32, shardI32(shard, S_XDOOR));
+  }
+  /** Applier only: park until the doorbell moves past `seen` or `ms` pass. */
+  waitExchangeDoor(shard: number, seen: number, ms: number): void {
+    Atomics.wait(this.i32, shardI32(shard, S_XDOOR), seen, ms);
   }
 
   requestStop(): void {

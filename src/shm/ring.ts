@@ -135,11 +135,22 @@ export class RingConsumer extends RingBase {
   /** Payload: data[payloadStart, payloadStart+payloadLen), or `spilled` when REC_F_SPILLED. */
   payloadStart = 0;
   spilled: Buffer | null = null;
+  /** Spilled payloads taken from the port since the last release (rewind() must not lose them). */
+  private groupSpills: Buffer[] = [];
+  private replaySpills: Buffer[] = [];
 
   constructor(sab: SharedArrayBuffer, port?: MessagePort) {
     super(sab, port);
     this.head = Atomics.load(this.ctl, R_HEAD);
     this.cursor = this.head;
+  }
+
+  /** Go back to the first record not yet released: the records read since then are read again. */
+  rewind(): void {
+    this.cursor = this.head;
+    this.readCount = 0;
+    this.replaySpills = this.groupSpills;
+    this.groupSpills = [];
   }
 
   /** True when a record is available beyond the read cursor. */
@@ -163,10 +174,15 @@ export class RingConsumer extends RingBase {
     this.payloadLen = v.getUint32(pos + 20, true);
     this.payloadStart = pos + RECORD_HEADER_BYTES;
     if (this.flags & REC_F_SPILLED) {
-      const m = this.port ? receiveMessageOnPort(this.port) : undefined;
-      if (!m) throw new Error('ring: spilled record without its message (spill port missing)');
-      const b = m.message as Uint8Array;
-      this.spilled = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      if (this.replaySpills.length > 0) {
+        this.spilled = this.replaySpills.shift()!;
+      } else {
+        const m = this.port ? receiveMessageOnPort(this.port) : undefined;
+        if (!m) throw new Error('ring: spilled record without its message (spill port missing)');
+        const b = m.message as Uint8Array;
+        this.spilled = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      }
+      this.groupSpills.push(this.spilled);
     } else {
       this.spilled = null;
     }
@@ -182,6 +198,7 @@ export class RingConsumer extends RingBase {
 
   /** Gives the bytes of every record read so far back to the producer. */
   release(): void {
+    this.groupSpills = [];
     if (this.cursor === this.head && this.readCount === 0) return;
     this.head = this.cursor;
     // Publish HEAD: the producer may now overwrite the released bytes.
