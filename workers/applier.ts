@@ -37,6 +37,8 @@ export interface ApplierTask {
   exchangePort: MessagePort;  // cross-shard exports: out to the main thread's hub, and in from it
   /** --skip-errors: skip (log and count) a command that cannot be applied instead of halting. */
   skipErrors?: boolean;
+  /** Tests only: pause up to this many ms at random between records (schedule fuzzing). */
+  chaosDelayMs?: number;
   maxGroup?: number;
   /** How much to lower this thread's CPU priority (nice), default 5. */
   niceIncrement?: number;
@@ -106,6 +108,10 @@ export default async function applier(task: ApplierTask): Promise<void> {
     epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
+  const chaos = task.chaosDelayMs ?? 0;
+  const chaosWord = new Int32Array(new SharedArrayBuffer(4));
+  // Tests only: a random pause (a plain sleep: nobody ever notifies this private word).
+  const pause = (): void => { if (Math.random() < 0.2) Atomics.wait(chaosWord, 0, 0, Math.random() * chaos); };
   const exchange = new ExchangeEndpoint(shard, shared, task.exchangePort, store, combineSpecs);
   await exchange.resendOutbox();
   let halted = false;
@@ -154,6 +160,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
         stats = newStats(); skipped = 0;
         let failure: { n: number; f: ApplyFailure | null; e: unknown } | null = null;
         for (let n = 0; n < maxGroup && ring.next(); n++) {
+          if (chaos > 0) pause();
           const kind = ring.kind;
           if (kind === RecordKind.READ) {
             if (n >= answeredBefore) { reads++; await answer(); }

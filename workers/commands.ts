@@ -21,8 +21,14 @@ import { hashWrites, hashReads } from './t_hash.js';
 import { setWrites, setReads } from './t_set.js';
 import { zsetWrites, zsetReads } from './t_zset.js';
 import { listWrites, listReads } from './t_list.js';
+import { geoReads } from './t_geo.js';
+import { setAlgebraReads } from './set_algebra.js';
+import { zsetAlgebraReads } from './zset_algebra.js';
 import { moveWrites, moveSpecs } from './t_move.js';
+import { storeWrites, storeSpecs } from './t_store.js';
 import type { CombineSpec } from './combine.js';
+import { bitmapWrites, bitmapReads } from './t_bitmap.js';
+import { sortReads } from './t_sort.js';
 
 function merge<T extends object>(...tables: T[]): T {
   const out = Object.create(null) as T;
@@ -35,8 +41,8 @@ function merge<T extends object>(...tables: T[]): T {
   return out;
 }
 
-export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites, moveWrites);
-export const readCommands: ReadTable = merge(stringReads, keyReads, hashReads, setReads, zsetReads, listReads);
+export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites, moveWrites, storeWrites, bitmapWrites);
+export const readCommands: ReadTable = merge(stringReads, keyReads, hashReads, setReads, zsetReads, listReads, sortReads, bitmapReads, setAlgebraReads, zsetAlgebraReads, geoReads);
 
 /** Moving and combining commands, by name: how each runs as a cross-shard exchange (exchange.ts). */
-export const combineSpecs: Record<string, CombineSpec> = Object.assign(Object.create(null), moveSpecs);
+export const combineSpecs: Record<string, CombineSpec> = Object.assign(Object.create(null), moveSpecs, storeSpecs);

@@ -26,6 +26,10 @@ export interface ApplierPoolEvents {
 export interface ApplierPoolOptions {
   /** Skip commands that cannot be applied instead of halting (--skip-errors). */
   skipErrors?: boolean;
+  /** Fault injection for schedule tests: appliers pause up to this many ms at random between records. */
+  chaosDelayMs?: number;
+  /** Records per group (default 4096). */
+  maxGroup?: number;
 }
 
 const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../workers/applier.js');
@@ -71,7 +75,7 @@ export class ApplierPool {
     const task: ApplierTask = {
       shard, location: this.shardDirs[shard], handles: h,
       requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2, exchangePort: xc.port2,
-      skipErrors: this.options.skipErrors,
+      skipErrors: this.options.skipErrors, chaosDelayMs: this.options.chaosDelayMs, maxGroup: this.options.maxGroup,
     };
     return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2, xc.port2] as never }).then(
       () => { st.port1.close(); this.exchanges.detach(shard, xc.port1); },

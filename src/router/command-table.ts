@@ -8,6 +8,8 @@
  * SORT … STORE, XREAD…) carry CMD_MOVABLE_KEYS and a `keys` function.
  */
 
+import { parseSortArgs } from './sort-args.js';
+
 export const CMD_WRITE = 1 << 0;        // modifies the dataset: rejected with -READONLY on the read server
 export const CMD_READONLY = 1 << 1;     // reads the dataset
 export const CMD_BARRIER = 1 << 2;      // touches the whole database (FLUSHALL, FLUSHDB, SWAPDB): an epoch barrier
@@ -151,9 +153,8 @@ patch('zintercard', numkeysAt(1, []));
 patch('lmpop', numkeysAt(1, []));
 patch('zmpop', numkeysAt(1, []));
 patch('sort', (argv) => {
-  const out = [1];
-  for (let i = 2; i < argv.length - 1; i++) if (argv[i].length === 5 && argv[i].toString().toLowerCase() === 'store') out.push(i + 1);
-  return out;
+  const a = parseSortArgs(argv);
+  return 'error' in a || a.store < 0 ? [1] : [1, a.store];
 });
 
 /** Looks a command up by name (any case). Returns undefined for commands this version does not know. */

@@ -95,8 +95,9 @@ export function exchangeRoles(argv: readonly Buffer[]): ExchangeRoles | null {
 
 /** The key part of a SORT pattern (before `->field`, as Redis's lookupKeyByPattern splits it). */
 export function patternKeyPart(pattern: Buffer): Buffer {
-  const arrow = pattern.indexOf('->');
-  // Redis: "->" only counts when something follows it.
+  // Redis looks for "->" after the '*', and it only counts when a field name follows it.
+  const star = pattern.indexOf(0x2a);
+  const arrow = star < 0 ? -1 : pattern.indexOf('->', star + 1);
   return arrow > 0 && arrow + 2 < pattern.length ? pattern.subarray(0, arrow) : pattern;
 }
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { SharedState } from '../../src/shm/layout.js';
-import { ApplierPool } from '../../src/engine/appliers.js';
+import { ApplierPool, type ApplierPoolOptions } from '../../src/engine/appliers.js';
 import { Router } from '../../src/router/router.js';
 import { ShardReads } from '../../src/engine/reads.js';
 import { openDataDir } from '../../src/engine/manifest.js';
@@ -23,13 +23,13 @@ export interface TestEngine {
   close(removeDir?: boolean): Promise<void>;
 }
 
-export async function startEngine(shards: number, ringBytes = 1 << 16, dir?: string): Promise<TestEngine> {
+export async function startEngine(shards: number, ringBytes = 1 << 16, dir?: string, poolOptions: ApplierPoolOptions = {}): Promise<TestEngine> {
   const d = dir ?? await mkdtemp(path.join(os.tmpdir(), 'parareplica-test-'));
   const data = await openDataDir(d, shards, shards, 'test');
   const shared = SharedState.create(shards, ringBytes);
   const log = pino({ level: 'silent' });
   const halts: unknown[] = [];
-  const pool = new ApplierPool(shared, data.shardDirs, log, { halted: (s, o, e) => halts.push({ s, o, e }) });
+  const pool = new ApplierPool(shared, data.shardDirs, log, { halted: (s, o, e) => halts.push({ s, o, e }) }, poolOptions);
   const states = await pool.ready;
   let epoch = 0;
   for (const st of states) for (const e of st.epochs) epoch = Math.max(epoch, e);
