@@ -1,7 +1,8 @@
 /**
  * Invariant 3 (crash consistency, exactly once): a replica process is killed with SIGKILL at random
  * moments while the master takes non-idempotent writes (INCR, INCRBY, APPEND, LPUSH, RPUSH, HINCRBY,
- * ZINCRBY, SADD, LPOP…). Each restart replays its relay log (each shard skipping what it committed)
+ * ZINCRBY, SADD, LPOP…) and cross-shard moves (RPOPLPUSH, LMOVE, SMOVE: an exchange whose source pops
+ * and whose destination pushes, so a lost or doubled export shows) and stores. Each restart replays its relay log (each shard skipping what it committed)
  * and continues with PSYNC. At the end the whole keyspace must equal the master's: one write applied
  * twice or lost would show as a wrong counter, list or string.
  */
@@ -52,7 +53,10 @@ test(`kill -9 the replica ${KILLS} times under non-idempotent load: nothing lost
       const cmds: (string | number)[][] = [];
       for (let i = 0; i < 200; i++) {
         const k = int(40);
-        switch (int(10)) {
+        // About 3% cross-shard moves and stores (cases 10-13). More makes this replica fall far behind
+        // the load generator (see README, known gaps: exchange throughput) and restarts replay for minutes.
+        const pick = int(130);
+        switch (pick < 4 ? 10 + pick : pick % 10) {
           case 0: cmds.push(['INCR', `n:${k}`]); break;
           case 1: cmds.push(['INCRBY', `n:${k}`, int(100) - 50]); break;
           case 2: cmds.push(['APPEND', `s:${k}`, String.fromCharCode(97 + int(26))]); break;
@@ -62,6 +66,10 @@ test(`kill -9 the replica ${KILLS} times under non-idempotent load: nothing lost
           case 6: cmds.push(['ZINCRBY', `z:${k % 10}`, 1, `m${k}`]); break;
           case 7: cmds.push(['SADD', `st:${k % 10}`, sent + i]); break;
           case 8: cmds.push(['LPOP', `l:${k}`]); break;
+          case 10: cmds.push(['RPOPLPUSH', `l:${k}`, `l:${(k * 7 + 3) % 40}`]); break;
+          case 11: cmds.push(['LMOVE', `l:${k}`, `l:${(k * 11 + 5) % 40}`, 'LEFT', 'LEFT']); break;
+          case 12: cmds.push(['SMOVE', `st:${k % 10}`, `st:${(k + 3) % 10}`, String(sent + i - int(400))]); break;
+          case 13: cmds.push(['SUNIONSTORE', `su:${k % 5}`, `st:${k % 10}`, `st:${(k + 1) % 10}`]); break;
           default: cmds.push(['SELECT', int(3)], ['INCR', `db:${k}`]);
         }
       }

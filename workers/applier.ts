@@ -34,7 +34,8 @@ export interface ApplierTask {
   requestPort: MessagePort;   // spill port of the request ring (consumer side)
   replyPort: MessagePort;     // spill port of the reply ring (producer side)
   statusPort: MessagePort;    // messages to the main thread: ready, halted, failed
-  exchangePort: MessagePort;  // cross-shard exports: out to the main thread's hub, and in from it
+  /** Ports shared with every other applier (null at this shard's index), for exchanges (workers/exchange.ts). */
+  peerPorts: Array<MessagePort | null>;
   /** --skip-errors: skip (log and count) a command that cannot be applied instead of halting. */
   skipErrors?: boolean;
   /** Tests only: pause up to this many ms at random between records (schedule fuzzing). */
@@ -112,8 +113,8 @@ export default async function applier(task: ApplierTask): Promise<void> {
   const chaosWord = new Int32Array(new SharedArrayBuffer(4));
   // Tests only: a random pause (a plain sleep: nobody ever notifies this private word).
   const pause = (): void => { if (Math.random() < 0.2) Atomics.wait(chaosWord, 0, 0, Math.random() * chaos); };
-  const exchange = new ExchangeEndpoint(shard, shared, task.exchangePort, store, combineSpecs);
-  await exchange.resendOutbox();
+  const exchange = new ExchangeEndpoint(shard, shared, task.peerPorts, task.statusPort, store, combineSpecs);
+  await exchange.start();
   let halted = false;
   let reclaimPending = true;
   const reply = (id: number, value: unknown, flags = 0): void => {
@@ -147,6 +148,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
 
   try {
     while (!shared.stopRequested()) {
+      exchange.drain();   // answers resend requests of a restarted shard, even when idle
       if (!ring.waitForDataSync(PARK_MS)) {
         if (reclaimPending && !halted) reclaimPending = await store.reclaimStep();
         continue;
@@ -230,6 +232,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
       if (stats.syncMarkers > 0) reclaimPending = true;
     }
   } finally {
+    exchange.close();
     await store.commit().catch(() => undefined);
     await store.close();
     shared.setShardWord(shard, S_STATE, WorkerState.STOPPED);

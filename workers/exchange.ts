@@ -4,7 +4,8 @@
  *   source shard S, at the command's position:   take its keys (apply its side effect) → export
  *        export = { offset, sub, from: S, dest: D, data: msgpack [key, value, byPattern][] }
  *        ├─ persisted in S's next commit batch (outbox, workers/layout.ts), deleted once D committed
- *        └─ posted on S's exchange port → main thread (src/engine/exchange-hub.ts) → D's exchange port
+ *        ├─ kept in S's memory until D committed (to answer D's resend request after a D restart)
+ *        └─ posted on the MessagePort S shares with D, and D's doorbell rung (Atomics)
  *   destination shard D, at the same position:    take its own keys, wait for every source's export,
  *                                                 compute, write (all in D's current group)
  *
@@ -14,10 +15,14 @@
  * committed its side effect also committed its export, and re-posts it after a restart until the
  * destination has committed that offset. A source that had not committed replays the command and
  * exports again; duplicates are recognised by (offset, sub, from).
+ * The main thread is not on the path: every pair of appliers shares a MessageChannel (a port's
+ * postMessage is delivered at once, even while the sender stays busy; a BroadcastChannel's is not).
+ * An applier restarted by the supervisor gets fresh channels (the peers get their ends through their
+ * status ports) and asks every other shard to resend what it has not committed.
  * A wait ends when the exports arrive, when a source shard halts (this shard then halts too: it
  * cannot apply the command) or when the process stops (the group is dropped, replayed at restart).
  */
-import { MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { SharedState, S_HALTED, C_COMMITTED_OFFSET, C_XCHG_DEST, C_XCHG_SRC, C_XWAITS, C_XWAIT_US, C_XWAIT_HIST,
   xwaitBucket } from '../src/shm/layout.js';
@@ -28,8 +33,13 @@ import { OUTBOX_PREFIX, OUTBOX_END, outboxKey, parseOutboxKey } from './layout.j
 import type { ShardStore } from './shard-store.js';
 import { CombineView, takeSources, patternExports, type CombineSpec, type ExportEntry } from './combine.js';
 
-/** One export on the wire (structured-cloned through the main thread). */
-export interface ExchangeMessage { offset: number; sub: number; from: number; dest: number; data: Uint8Array }
+/** One export on the wire (structured-cloned between appliers). */
+export interface ExchangeMessage { t: 'x'; offset: number; sub: number; from: number; dest: number; data: Uint8Array }
+/** "Send me again every export for me after offset `after`": posted by an applier that (re)started. */
+export interface ResendRequest { t: 'resend'; from: number; after: number }
+type InboxMessage = ExchangeMessage | ResendRequest;
+/** Main thread → applier, on its status port: a new channel to `shard` (which was restarted). */
+export interface PeerPortMessage { t: 'peer'; shard: number; port: MessagePort }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 /** Longest single park while waiting for exports; the loop re-checks stop and halts in between. */
@@ -40,24 +50,41 @@ const stashKey = (offset: number, sub: number, from: number): string => `${offse
 export class ExchangeEndpoint {
   /** Exports received and not yet committed past (kept so a group replayed after discard finds them). */
   private readonly stash = new Map<string, { offset: number; entries: ExportEntry[] }>();
-  /** This shard's persisted exports whose destination has not committed yet. */
-  private outbox: Array<{ key: Buffer; offset: number; dest: number }> = [];
+  /** This shard's exports whose destination has not committed yet (persisted, or in the open group). */
+  private outbox: Array<{ key: Buffer; msg: ExchangeMessage }> = [];
   private readonly mine: (key: Buffer) => boolean;
 
-  constructor(private readonly shard: number, private readonly shared: SharedState, private readonly port: MessagePort,
+  /** `peers[s]`: the port shared with shard s (null for this shard); `control`: the status port. */
+  constructor(private readonly shard: number, private readonly shared: SharedState,
+    private readonly peers: Array<MessagePort | null>, private readonly control: MessagePort,
     private readonly store: ShardStore, private readonly specs: Record<string, CombineSpec>) {
     const shards = shared.shards;
     this.mine = (key) => shards === 1 || shardOfKey(key, shards) === shard;
   }
 
-  /** At start: post again the exports that earlier runs persisted (their destination may lack them). */
-  async resendOutbox(): Promise<void> {
+  private post(dest: number, m: InboxMessage): void {
+    this.peers[dest]?.postMessage(m);
+    this.shared.ringExchangeDoor(dest);
+  }
+
+  /**
+   * At start: post again the exports that earlier runs persisted (their destination may lack them),
+   * and ask every other shard for the exports this shard has not committed.
+   */
+  async start(): Promise<void> {
     for await (const [k, v] of this.store.db.iterator({ gte: OUTBOX_PREFIX, lt: OUTBOX_END })) {
       const { offset, sub, dest } = parseOutboxKey(k);
-      this.outbox.push({ key: Buffer.from(k), offset, dest });
-      const m: ExchangeMessage = { offset, sub, from: this.shard, dest, data: v };
-      this.port.postMessage(m);
+      const msg: ExchangeMessage = { t: 'x', offset, sub, from: this.shard, dest, data: v };
+      this.outbox.push({ key: Buffer.from(k), msg });
+      this.post(dest, msg);
     }
+    for (let s = 0; s < this.peers.length; s++) {
+      if (s !== this.shard) this.post(s, { t: 'resend', from: this.shard, after: this.store.state.offset });
+    }
+  }
+
+  close(): void {
+    for (const p of this.peers) p?.close();
   }
 
   private spec(argv: Buffer[]): CombineSpec {
@@ -78,9 +105,9 @@ export class ExchangeEndpoint {
     const data = packr.pack(entries);
     const key = outboxKey(offset, sub, dest);
     this.store.putRaw(key, data);
-    this.outbox.push({ key, offset, dest });
-    const m: ExchangeMessage = { offset, sub, from: this.shard, dest, data };
-    this.port.postMessage(m);
+    const msg: ExchangeMessage = { t: 'x', offset, sub, from: this.shard, dest, data };
+    this.outbox.push({ key, msg });
+    this.post(dest, msg);
     this.shared.addCounter(this.shard, C_XCHG_SRC, 1);
   }
 
@@ -95,10 +122,28 @@ export class ExchangeEndpoint {
     this.shared.addCounter(this.shard, C_XCHG_DEST, 1);
   }
 
-  /** Take every message waiting on the port into the stash. */
-  private drain(): void {
-    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
-      const x = m.message as ExchangeMessage;
+  /**
+   * Take every message waiting in the inbox: exports into the stash, resend requests answered at
+   * once. Called while waiting for exports and once per group (and when idle), so requests from a
+   * restarted shard are answered within one park.
+   */
+  drain(): void {
+    for (let m = receiveMessageOnPort(this.control); m !== undefined; m = receiveMessageOnPort(this.control)) {
+      const c = m.message as PeerPortMessage;
+      if (c.t !== 'peer') continue;
+      this.peers[c.shard]?.close();
+      this.peers[c.shard] = c.port;
+    }
+    for (const port of this.peers) if (port !== null) this.drainPort(port);
+  }
+
+  private drainPort(port: MessagePort): void {
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      const x = m.message as InboxMessage;
+      if (x.t === 'resend') {
+        for (const o of this.outbox) if (o.msg.dest === x.from && o.msg.offset > x.after) this.post(x.from, o.msg);
+        continue;
+      }
       if (x.offset <= this.store.state.offset) continue;   // for a command this shard already applied
       const k = stashKey(x.offset, x.sub, x.from);
       // Structured cloning delivers a plain Uint8Array; unpacking a Buffer gives Buffer values back.
@@ -148,7 +193,7 @@ export class ExchangeEndpoint {
     if (this.outbox.length === 0) return;
     const keep: typeof this.outbox = [];
     for (const o of this.outbox) {
-      if (this.shared.counter(o.dest, C_COMMITTED_OFFSET) >= o.offset) this.store.putRaw(o.key, null);
+      if (this.shared.counter(o.msg.dest, C_COMMITTED_OFFSET) >= o.msg.offset) this.store.putRaw(o.key, null);
       else keep.push(o);
     }
     this.outbox = keep;

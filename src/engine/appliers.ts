@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { SharedState } from '../shm/layout.js';
 import { RingProducer, RingConsumer, wakeRingConsumer } from '../shm/ring.js';
 import type { ApplierMessage, ApplierTask } from '../../workers/applier.js';
-import { ExchangeHub } from './exchange-hub.js';
+import type { PeerPortMessage } from '../../workers/exchange.js';
 
 export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
 
@@ -46,14 +46,29 @@ export class ApplierPool {
   private readyCount = 0;
   private readyResolve!: (v: ShardReady[]) => void;
   private readyReject!: (e: Error) => void;
-  readonly exchanges: ExchangeHub;
+  /**
+   * Exchange mesh: peerPorts[s][p] is shard s's end of the channel it shares with shard p, handed to
+   * s's task at launch. statusPorts[s]: the main thread's end of s's status port (also used to give
+   * a running applier its end of a channel to a restarted one).
+   */
+  private readonly peerPorts: Array<Array<MessagePort | null>>;
+  private readonly statusPorts: Array<MessagePort | null>;
 
   constructor(private readonly shared: SharedState, private readonly shardDirs: string[],
     private readonly log: Logger, private readonly events: ApplierPoolEvents, private readonly options: ApplierPoolOptions = {}) {
     const S = shardDirs.length;
-    this.exchanges = new ExchangeHub(shared);
+
     this.readyStates = new Array(S);
     this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
+    this.peerPorts = Array.from({ length: S }, () => new Array<MessagePort | null>(S).fill(null));
+    this.statusPorts = new Array<MessagePort | null>(S).fill(null);
+    for (let a = 0; a < S; a++) {
+      for (let b = a + 1; b < S; b++) {
+        const c = new MessageChannel();
+        this.peerPorts[a][b] = c.port1;
+        this.peerPorts[b][a] = c.port2;
+      }
+    }
     this.pool = new Piscina({
       filename: WORKER_FILE, minThreads: S, maxThreads: S, idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: 1, atomics: 'disabled', maxQueue: S,
@@ -61,32 +76,44 @@ export class ApplierPool {
     for (let s = 0; s < S; s++) this.running.push(this.launch(s));
   }
 
-  private launch(shard: number): Promise<void> {
+  private launch(shard: number, restart = false): Promise<void> {
     const req = new MessageChannel();
     const rep = new MessageChannel();
     const st = new MessageChannel();
-    const xc = new MessageChannel();
     const h = this.shared.handles;
-    this.exchanges.attach(shard, xc.port1);
     this.producers[shard] = new RingProducer(h.requestRings[shard], req.port1);
     this.replyConsumers[shard] = new RingConsumer(h.replyRings[shard], rep.port2);
     st.port1.on('message', (m: ApplierMessage) => this.onStatus(m));
     st.port1.unref();
+    const peers = this.peerPorts[shard];
+    if (restart) {
+      // A restart: fresh channels to every other applier, whose ends go to them on their status ports.
+      for (let p = 0; p < peers.length; p++) {
+        if (p === shard) continue;
+        const c = new MessageChannel();
+        peers[p] = c.port1;
+        const msg: PeerPortMessage = { t: 'peer', shard, port: c.port2 };
+        const sp = this.statusPorts[p];
+        if (sp) sp.postMessage(msg, [c.port2]); else this.peerPorts[p][shard] = c.port2;
+      }
+    }
+    this.statusPorts[shard] = st.port1;
+    const transfer = peers.filter((p): p is MessagePort => p !== null);
     const task: ApplierTask = {
       shard, location: this.shardDirs[shard], handles: h,
-      requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2, exchangePort: xc.port2,
+      requestPort: req.port2, replyPort: rep.port1, statusPort: st.port2, peerPorts: peers,
       skipErrors: this.options.skipErrors, chaosDelayMs: this.options.chaosDelayMs, maxGroup: this.options.maxGroup,
     };
-    return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2, xc.port2] as never }).then(
-      () => { st.port1.close(); this.exchanges.detach(shard, xc.port1); },
+    return this.pool.run(task, { transferList: [req.port2, rep.port1, st.port2, ...transfer] as never }).then(
+      () => { st.port1.close(); this.statusPorts[shard] = null; },
       (err: Error) => {
         st.port1.close();
-        this.exchanges.detach(shard, xc.port1);
+        this.statusPorts[shard] = null;
         if (this.stopping) return;
         this.log.error({ shard, err: err.message }, 'applier died; restarting it');
         if (!this.readyStates[shard]) { this.readyReject(err); return; }
         this.restarts++;
-        this.running[shard] = this.launch(shard);
+        this.running[shard] = this.launch(shard, true);
       });
   }
 

@@ -89,7 +89,7 @@ export function applierSection(r: Replica): Fields {
     ['cross_shard_commands', router.crossShardSplits + router.exchanges], ['exchanges', router.exchanges],
     ['exchanges_applied', x.applied], ['exchange_exports', x.exports], ['exchange_waits', x.waits],
     ['exchange_wait_avg_us', x.waits > 0 ? Math.round(x.waitUs / x.waits) : 0],
-    ['exchange_wait_p99_us', x.p99Us === Infinity ? 'inf' : x.p99Us], ['exchange_pending_exports', pool.exchanges.pending]);
+    ['exchange_wait_p99_us', x.p99Us === Infinity ? 'inf' : x.p99Us]);
   for (let s = 0; s < router.shards; s++) {
     const c = (w: number): number => shared.counter(s, w);
     f.push([`shard${s}`, `applied_offset=${c(C_COMMITTED_OFFSET)},queue_depth=${pool.producers[s].depth()},` +

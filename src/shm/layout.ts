@@ -8,8 +8,8 @@
  *       S_STATE        worker → main   WorkerState: STARTING, RUNNING, STOPPED, FAILED
  *       S_BARRIER_ACK  worker → main   id (= epoch) of the last barrier record committed; Atomics.notify'd
  *       S_HALTED       worker → main   1 when the applier stopped at a command it could not apply
- *       S_XDOOR        main → worker   exchange doorbell: bumped (and notified) by the main thread after it
- *                                      forwards a cross-shard export to this shard's exchange port
+ *       S_XDOOR        worker → worker exchange doorbell: bumped (and notified) by any applier after it posts
+ *                                      to this shard's exchange inbox (an export or a resend request)
  *  ┌──────────────────────────── counters (BigInt64Array, `i64`) ────────────────────────┐
  *  │ shard 0: COMMITTED_OFFSET OPS BATCHES BARRIERS READS FAILED BYTES SKIPPED … │ shard 1 … │
  *  └─────────────────────────────────────────────────────────────────────────────────────┘
@@ -202,7 +202,7 @@ export class SharedState {
 
   // ── exchange doorbells ──
   ringExchangeDoor(shard: number): void {
-    // Writer: main, after posting an export on `shard`'s exchange port. Waiter: that shard's applier,
+    // Writer: any applier, after posting to `shard`'s exchange inbox. Waiter: that shard's applier,
     // parked in Atomics.wait while it waits for exports. A stale read there only costs one more
     // timed park (20 ms), never a lost message: the applier drains its port before every park.
     Atomics.add(this.i32, shardI32(shard, S_XDOOR), 1);
