@@ -25,7 +25,7 @@ import { describeCommand } from '../src/router/router.js';
 import { ShardStore } from './keyspace.js';
 import { writeCommands, combineSpecs } from './commands.js';
 import { ExchangeEndpoint } from './exchange.js';
-import { applyRecord, newStats, ApplyFailure } from './apply-record.js';
+import { applyRecord, newStats, ApplyFailure, type RecordContext } from './apply-record.js';
 
 export interface ApplierTask {
   shard: number;
@@ -101,6 +101,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
   const replies = new RingProducer(task.handles.replyRings[shard], task.replyPort);
   const store = await ShardStore.open(task.location, task.storeOptions);
   const argvs = new ArgvCollector();
+  const split = (b: Buffer): Buffer[][] => argvs.split(b);
   const maxGroup = task.maxGroup ?? 4096;
   const status = (m: ApplierMessage): void => task.statusPort.postMessage(m);
 
@@ -158,8 +159,10 @@ export default async function applier(task: ApplierTask): Promise<void> {
       const skips = new Map<number, Set<number>>();
       let answeredBefore = 0;   // READ records before this index were answered by an earlier pass
       let stats = newStats(), skipped = 0, reads = 0, cancelled = false;
-      for (let pass = 0; ; pass++) {
+      for (;;) {
         stats = newStats(); skipped = 0;
+        // One context per pass: only `skip` changes from record to record.
+        const ctx: RecordContext = { store, exchange, split, skip: null, stats };
         let failure: { n: number; f: ApplyFailure | null; e: unknown } | null = null;
         for (let n = 0; n < maxGroup && ring.next(); n++) {
           if (chaos > 0) pause();
@@ -172,7 +175,8 @@ export default async function applier(task: ApplierTask): Promise<void> {
           const offset = ring.offset;
           if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
           try {
-            await applyRecord({ store, exchange, split: (b) => argvs.split(b), skip: skips.get(n) ?? null, stats }, ring);
+            ctx.skip = skips.size === 0 ? null : skips.get(n) ?? null;
+            await applyRecord(ctx, ring);
           } catch (e) {
             failure = e instanceof ApplyFailure ? { n, f: e, e: e.error } : { n, f: null, e };
             break;

@@ -22,8 +22,8 @@ import type { MaybePromise } from './sync_or_async.js';
 export interface CombineSpec {
   /** Export argv[i] (a source key in `db`) and apply this command's effect on it. Default: its value. */
   take?(ks: Keyspace, db: number, argv: Buffer[], i: number): MaybePromise<Portable | null>;
-  /** Compute and write the destination. Report Redis-level errors with ks.fail(). */
-  apply(ks: Keyspace, db: number, argv: Buffer[], view: KeyView): MaybePromise<void>;
+  /** Compute and write the destination (argv[roles.dest]). Report Redis-level errors with ks.fail(). */
+  apply(ks: Keyspace, db: number, argv: Buffer[], view: KeyView, roles: ExchangeRoles): MaybePromise<void>;
   /** What to do when exchangeRoles() gives null (no STORE option, bad arity): default an arity error. */
   noRoles?(ks: Keyspace, db: number, argv: Buffer[]): void;
 }
@@ -113,5 +113,5 @@ export function combineHandler(spec: CombineSpec): WriteHandler {
 async function runCombine(ks: Keyspace, db: number, argv: Buffer[], spec: CombineSpec, roles: ExchangeRoles): Promise<void> {
   const view = new CombineView(ks, () => true);
   await takeSources(ks, db, argv, spec, roles, () => true, view);
-  await spec.apply(ks, db, argv, view);
+  await spec.apply(ks, db, argv, view, roles);
 }

@@ -28,7 +28,7 @@ import { SharedState, S_HALTED, C_COMMITTED_OFFSET, C_XCHG_DEST, C_XCHG_SRC, C_X
   xwaitBucket } from '../src/shm/layout.js';
 import { ParaError } from '../src/errors.js';
 import { shardOfKey } from '../src/router/slot.js';
-import { exchangeRoles } from '../src/router/exchange-keys.js';
+import { exchangeRoles, type ExchangeRoles } from '../src/router/exchange-keys.js';
 import { OUTBOX_PREFIX, OUTBOX_END, outboxKey, parseOutboxKey } from './layout.js';
 import type { ShardStore } from './shard-store.js';
 import { CombineView, takeSources, patternExports, type CombineSpec, type ExportEntry } from './combine.js';
@@ -87,19 +87,19 @@ export class ExchangeEndpoint {
     for (const p of this.peers) p?.close();
   }
 
-  private spec(argv: Buffer[]): CombineSpec {
-    const s = this.specs[argv[0].toString('latin1').toLowerCase()];
+  /** The command's CombineSpec and roles; the router routed it as an exchange, so both exist. */
+  private resolve(argv: Buffer[]): { spec: CombineSpec; roles: ExchangeRoles } {
+    const spec = this.specs[argv[0].toString('latin1').toLowerCase()];
     const roles = exchangeRoles(argv);
-    if (s === undefined || roles === null) {
+    if (spec === undefined || roles === null) {
       throw new ParaError('PARAREPLICA_APPLY_FAILED', `internal: '${argv[0].toString('latin1')}' was routed as a cross-shard exchange but this applier has no exchange for it`);
     }
-    return s;
+    return { spec, roles };
   }
 
   /** Source role: take this shard's keys of the command and export them to `dest`. */
   async source(offset: number, sub: number, dest: number, db: number, argv: Buffer[]): Promise<void> {
-    const spec = this.spec(argv);
-    const roles = exchangeRoles(argv)!;
+    const { spec, roles } = this.resolve(argv);
     const entries = await takeSources(this.store, db, argv, spec, roles, this.mine, null);
     if (roles.patterns.length > 0) entries.push(...await patternExports(this.store, db, roles.patterns));
     const data = packr.pack(entries);
@@ -113,12 +113,11 @@ export class ExchangeEndpoint {
 
   /** Destination role: take this shard's keys, wait for the sources' exports, compute and write. */
   async dest(offset: number, sub: number, sources: number[], db: number, argv: Buffer[]): Promise<void> {
-    const spec = this.spec(argv);
-    const roles = exchangeRoles(argv)!;
+    const { spec, roles } = this.resolve(argv);
     const view = new CombineView(this.store, this.mine);
     await takeSources(this.store, db, argv, spec, roles, this.mine, view);
     for (const entries of this.collect(offset, sub, sources)) view.addImported(entries);
-    await spec.apply(this.store, db, argv, view);
+    await spec.apply(this.store, db, argv, view, roles);
     this.shared.addCounter(this.shard, C_XCHG_DEST, 1);
   }
 

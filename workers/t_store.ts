@@ -12,7 +12,7 @@ import { WRONGTYPE } from './command-api.js';
 import { T_STRING } from './meta.js';
 import { writePortable, type KeyView, type Portable } from './portable.js';
 import { combineHandler, type CombineSpec } from './combine.js';
-import { exchangeRoles } from '../src/router/exchange-keys.js';
+import type { ExchangeRoles } from '../src/router/exchange-keys.js';
 import { parseSortArgs } from '../src/router/sort-args.js';
 import { setStoreCompute, type SetOp } from './set_algebra.js';
 import { zsetStoreCompute, zrangestoreCompute } from './zset_algebra.js';
@@ -24,8 +24,7 @@ import type { MaybePromise } from './sync_or_async.js';
 type Result = Portable | null | { error: string };
 
 /** The values of every source key of argv (in argv order), through the view. */
-async function sources(view: KeyView, db: number, argv: Buffer[]): Promise<Array<Portable | null>> {
-  const roles = exchangeRoles(argv)!;
+async function sources(view: KeyView, db: number, argv: Buffer[], roles: ExchangeRoles): Promise<Array<Portable | null>> {
   const out: Array<Portable | null> = [];
   for (const i of roles.sources) out.push(await view.get(db, argv[i]));
   return out;
@@ -39,9 +38,8 @@ function store(ks: Keyspace, db: number, key: Buffer, r: Result): MaybePromise<v
 
 function combining(compute: (argv: Buffer[], srcs: Array<Portable | null>, view: KeyView, db: number) => Promise<Result> | Result): CombineSpec {
   return {
-    async apply(ks, db, argv, view) {
-      const roles = exchangeRoles(argv)!;
-      const r = await compute(argv, await sources(view, db, argv), view, db);
+    async apply(ks, db, argv, view, roles) {
+      const r = await compute(argv, await sources(view, db, argv, roles), view, db);
       await store(ks, db, argv[roles.dest], r);
     },
   };

@@ -28,7 +28,7 @@ import { RingProducer } from '../shm/ring.js';
 import { RecordKind, SharedState } from '../shm/layout.js';
 import { ParaError } from '../errors.js';
 import { lookupCommand, CMD_BARRIER, CMD_NOKEY_STREAM, CMD_SPLIT, CMD_MOVABLE_KEYS, CMD_EXCHANGE, type CommandSpec } from './command-table.js';
-import { keySlot } from './slot.js';
+import { keySlot, shardOfKey } from './slot.js';
 import { exchangeRoles, patternFixedSlotKey } from './exchange-keys.js';
 import { barrierMarker, sourceMarker, destMarker } from './markers.js';
 
@@ -65,7 +65,6 @@ export class Router implements CommandSink {
   safeOffset = 0;
   readonly lastRouted: number[];
   private inMulti = false;
-  private multiDb = 0;
   private txn: TxnPart[] = [];
   private halted: ParaError | null = null;
   // Counters for INFO.
@@ -218,7 +217,7 @@ export class Router implements CommandSink {
       if (!this.inMulti) this.safeOffset = this.offset;
       return;
     }
-    if (name === 'multi') { this.inMulti = true; this.multiDb = this.db; this.txn = []; this.txnSub = 0; return; }
+    if (name === 'multi') { this.inMulti = true; this.txn = []; this.txnSub = 0; return; }
     if (name === 'exec') { this.flushTxn(); return; }
     if (name === 'discard') { this.inMulti = false; this.txn = []; this.safeOffset = this.offset; return; }
     if (!spec || !name) return this.haltWith(unsupported('unknown command', buf, argStart, argLen, argc, cmdStart));
@@ -320,7 +319,7 @@ export class Router implements CommandSink {
     const argv = argvOf(buf, argc, argStart, argLen);
     const roles = exchangeRoles(argv);
     if (roles === null) return false;
-    const shardOf = (k: Buffer): number => keySlot(k, 0, k.length) % this.shards;
+    const shardOf = (k: Buffer): number => shardOfKey(k, this.shards);
     const dest = shardOf(argv[roles.dest]);
     const sources = new Set<number>();
     for (const i of roles.sources) sources.add(shardOf(argv[i]));
