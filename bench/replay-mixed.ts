@@ -24,19 +24,13 @@
  * equals the real replica's key by key, and the real replica answered no stream command with an error.
  * Exit code 1 when a run failed or a check did not pass.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { Replica } from '../src/replica.js';
-import { Client, freePort } from '../test/helpers/redis.js';
-import { StandinMaster } from './lib/standin-master.js';
+import { Client } from '../test/helpers/redis.js';
 import { generateMixedStream, type MixedStream } from './lib/mixed-stream.js';
 import { XorShift32 } from './lib/zadd-stream.js';
-import { infoNumber, numberFlags, PeakSampler, pollUntil, procStatusBytes, ReadProbe, sleep } from './lib/measure.js';
-import { haveRedisServer, type RunResult } from './lib/runs.js';
+import { infoNumber, numberFlags } from './lib/measure.js';
+import { haveRedisServer, replayToParareplica, replayToRedis, runLine, timeout, type RunResult } from './lib/runs.js';
 
 const log = (msg: string): void => { process.stderr.write(`# ${msg}\n`); };
 
@@ -118,29 +112,12 @@ async function applierInfo(c: Client): Promise<Record<string, number | string>> 
   return out;
 }
 
-function rates(s: MixedStream, seconds: number): Pick<RunResult, 'seconds' | 'commandsPerSec' | 'bytesPerSec'> {
-  return { seconds: Math.round(seconds * 1000) / 1000, commandsPerSec: Math.round(s.commands / seconds),
-    bytesPerSec: Math.round(s.bytes.length / seconds) };
-}
-
-const probeKey = (s: MixedStream, seed: number): (() => string) => {
-  const rng = new XorShift32(seed ^ 0x5bd1e995);
-  return () => s.zsetKey(rng.below(s.keys));
-};
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms); })]);
-  } finally { clearTimeout(t); }
-}
-
 /** For a run that did not finish: the offsets and per-shard lines of INFO applier (or why not). */
 async function stuckInfo(port: number): Promise<string> {
   try {
     const c = await Client.connect(port);
     try {
-      const r = await withTimeout(c.call('INFO', 'applier'), 5000, 'INFO applier');
+      const r = await timeout(c.call('INFO', 'applier'), 5000, 'INFO applier');
       const text = Buffer.isBuffer(r) ? r.toString('latin1') : JSON.stringify(r);
       return text.split('\r\n').filter((l) => /^(shard\d|ingested|routed|applied|routing_|exchange_pending|pending_reads)/.test(l)).join(' ');
     } finally { c.close(); }
@@ -149,117 +126,26 @@ async function stuckInfo(port: number): Promise<string> {
   }
 }
 
+const probeKey = (s: MixedStream, seed: number): (() => string) => {
+  const rng = new XorShift32(seed ^ 0x5bd1e995);
+  return () => s.zsetKey(rng.below(s.keys));
+};
+
 /** Run A: parareplica in this process (so process CPU and RSS include the stand-in and the stream buffer). */
 async function runOurs(s: MixedStream, o: Opts): Promise<Run> {
-  const L = s.bytes.length;
-  const standin = await StandinMaster.listen({ stream: s.bytes });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-bench-mixed-'));
-  const rssBefore = process.memoryUsage.rss();
-  const rss = new PeakSampler();
-  const replica = await Replica.start({
-    master: { host: '127.0.0.1', port: standin.port }, port: 0, dir, workers: o.workers, replTimeout: 3600,
-    logger: pino({ level: 'warn' }, pino.destination(2)),
-  });
-  try {
-    await withTimeout(standin.streaming(), 30000, 'parareplica to PSYNC');
-    const cpu0 = process.cpuUsage();
-    const probe = await ReadProbe.start(replica.port, probeKey(s, o.seed));
-    log(`parareplica: streaming ${L} bytes`);
-    const t1 = await pollUntil(() => replica.ackOffset() >= L, 10, o.timeoutMs, () =>
-      replica.halt ? `parareplica halted: ${JSON.stringify(replica.halt)}` : standin.lost ? 'parareplica dropped the link' : null)
-      .catch(async (e: Error) => { throw new Error(`${e.message}; applied ${replica.ackOffset()} of ${L}; ${await stuckInfo(replica.port)}`); });
-    const cpu = process.cpuUsage(cpu0);
-    const reads = await probe.stop();
-    const peak = rss.stop();
-    const c = await Client.connect(replica.port);
-    const applier = await applierInfo(c);
-    const dump = await dumpKeyspace(c, s.dbs);
-    c.close();
-    return {
-      result: {
-        ...rates(s, (t1 - standin.firstByteAt) / 1000), cpuSeconds: Math.round((cpu.user + cpu.system) / 1e3) / 1e3,
-        peakRssBytes: peak, rssBeforeBytes: rssBefore, readP50Ms: reads.readP50Ms, readP99Ms: reads.readP99Ms,
-        readMaxMs: reads.readMaxMs, reads: reads.reads, readErrors: reads.readErrors,
-        linkReceiveSeconds: Math.round(standin.lastByteAt - standin.firstByteAt) / 1000, reconnectsRefused: standin.refused,
-        applier,
-      },
-      dump,
-    };
-  } finally {
-    rss.stop();
-    await replica.stop();
-    await standin.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, in 1/100 s ticks). */
-async function procCpuSeconds(pid: number): Promise<number | null> {
-  try {
-    const st = await readFile(`/proc/${pid}/stat`, 'latin1');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
+  const r = await replayToParareplica(s, o.workers, { timeoutMs: o.timeoutMs, log, probeKey: probeKey(s, o.seed) },
+    async (c) => ({ extra: { applier: await applierInfo(c) }, value: await dumpKeyspace(c, s.dbs) }),
+    (replica) => stuckInfo(replica.port));
+  return { result: r.result, dump: r.value };
 }
 
 /** Run B: a real redis-server replica of a second stand-in serving the same bytes. */
 async function runTheirs(s: MixedStream, o: Opts): Promise<Run> {
-  const L = s.bytes.length;
-  const standin = await StandinMaster.listen({ stream: s.bytes });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-bench-mixed-redis-'));
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--replicaof', '127.0.0.1', String(standin.port), '--dir', dir, '--repl-timeout', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const killOnExit = (): void => { proc.kill('SIGKILL'); };
-  process.once('exit', killOnExit);
-  let tail = '';
-  let critical = 0;   // "== CRITICAL == This replica is sending an error to its master" log lines
-  const keep = (d: Buffer): void => {
-    const text = tail + d.toString();
-    critical += (d.toString().match(/== CRITICAL ==/g) ?? []).length;
-    tail = text.slice(-4000);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = (): string | null => (proc.exitCode !== null || proc.signalCode !== null ? `redis-server exited: ${tail}` : null);
-  let c: Client | null = null;
-  try {
-    await pollUntil(async () => {
-      try { c = await Client.connect(port); return true; } catch { return false; }
-    }, 20, 10000, exited);
-    const client = c!;
-    await withTimeout(standin.streaming(), 30000, 'redis-server to PSYNC');
-    const probe = await ReadProbe.start(port, probeKey(s, o.seed));
-    log(`redis-server: streaming ${L} bytes`);
-    const t1 = await pollUntil(async () => (await infoNumber(client, 'replication', 'slave_repl_offset')) >= L, 10,
-      o.timeoutMs, () => exited() ?? (standin.lost ? 'redis-server dropped the link' : null));
-    const reads = await probe.stop();
-    const peak = await procStatusBytes(proc.pid!, 'VmHWM');
-    const cpu = await procCpuSeconds(proc.pid!);
-    const errorReplies = await infoNumber(client, 'stats', 'total_error_replies');
-    const dump = await dumpKeyspace(client, s.dbs);
-    return {
-      result: {
-        ...rates(s, (t1 - standin.firstByteAt) / 1000), cpuSeconds: cpu, peakRssBytes: peak,
-        readP50Ms: reads.readP50Ms, readP99Ms: reads.readP99Ms, readMaxMs: reads.readMaxMs, reads: reads.reads,
-        readErrors: reads.readErrors, linkReceiveSeconds: Math.round(standin.lastByteAt - standin.firstByteAt) / 1000,
-        reconnectsRefused: standin.refused, errorReplies, criticalLogLines: critical,
-      },
-      dump,
-    };
-  } finally {
-    (c as Client | null)?.close();
-    process.off('exit', killOnExit);
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await new Promise((r) => proc.once('exit', r));
-    }
-    await standin.close();
-    await rm(dir, { recursive: true, force: true });
-    await sleep(0);
-  }
+  const r = await replayToRedis(s, { timeoutMs: o.timeoutMs, log, probeKey: probeKey(s, o.seed) }, async (c, critical) => ({
+    extra: { errorReplies: await infoNumber(c, 'stats', 'total_error_replies'), criticalLogLines: critical },
+    value: await dumpKeyspace(c, s.dbs),
+  }));
+  return { result: r.result, dump: r.value };
 }
 
 type Outcome = Run | { error: string };
@@ -316,13 +202,8 @@ async function main(): Promise<number> {
       redisStreamErrors: redisErrors, differences: both === null || agree ? [] : differences(both[0], both[1], 'parareplica', 'redis') },
   };
   await new Promise<void>((resolve) => process.stdout.write(JSON.stringify(out) + '\n', () => resolve()));
-  const line = (name: string, o: Outcome | null): string => (o === null ? `${name}: not run`
-    : 'error' in o ? `${name}: FAILED (${o.error})`
-    : `${name}: ${o.result.commandsPerSec} commands/s in ${o.result.seconds} s, cpu ${String(o.result.cpuSeconds)} s, ` +
-      `peak RSS ${o.result.peakRssBytes === null ? '?' : Math.round(o.result.peakRssBytes / 2 ** 20)} MiB, ` +
-      `ZCARD p50/p99 ${String(o.result.readP50Ms)}/${String(o.result.readP99Ms)} ms`);
-  log(line('parareplica', ours));
-  log(line('redis-server', redis));
+  log(runLine('parareplica', ours));
+  log(runLine('redis-server', redis));
   log(`ratio ${String(ratio)}, verified ${String(verified)}`);
   return verified ? 0 : 1;
 }

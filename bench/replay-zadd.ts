@@ -29,7 +29,7 @@
 import os from 'node:os';
 import { generateZaddStream, type ZaddStream } from './lib/zadd-stream.js';
 import { numberFlags } from './lib/measure.js';
-import { haveRedisServer, runParareplica, runRedis, type Check, type RunOptions, type RunResult } from './lib/runs.js';
+import { haveRedisServer, runLine, runParareplica, runRedis, type Check, type RunOptions, type RunResult } from './lib/runs.js';
 
 const log = (msg: string): void => { process.stderr.write(`# ${msg}\n`); };
 
@@ -84,13 +84,8 @@ async function main(): Promise<number> {
       parareplica: checkOf(ours), redis: checkOf(redis), replicasAgree: agree },
   };
   await new Promise<void>((resolve) => process.stdout.write(JSON.stringify(out) + '\n', () => resolve()));
-  const line = (name: string, o: Outcome | null): string => (o === null ? `${name}: not run`
-    : 'error' in o ? `${name}: FAILED (${o.error})`
-    : `${name}: ${o.result.commandsPerSec} commands/s in ${o.result.seconds} s, cpu ${String(o.result.cpuSeconds)} s, ` +
-      `peak RSS ${o.result.peakRssBytes === null ? '?' : Math.round(o.result.peakRssBytes / 2 ** 20)} MiB, ` +
-      `ZCARD p50/p99 ${String(o.result.readP50Ms)}/${String(o.result.readP99Ms)} ms`);
-  log(line('parareplica', ours));
-  log(line('redis-server', redis));
+  log(runLine('parareplica', ours));
+  log(runLine('redis-server', redis));
   log(`ratio ${String(ratio)}, verified ${String(out.verified)}`);
   return out.verified ? 0 : 1;
 }
