@@ -119,7 +119,7 @@ async function stuckInfo(port: number): Promise<string> {
     try {
       const r = await timeout(c.call('INFO', 'applier'), 5000, 'INFO applier');
       const text = Buffer.isBuffer(r) ? r.toString('latin1') : JSON.stringify(r);
-      return text.split('\r\n').filter((l) => /^(shard\d|ingested|routed|applied|routing_|exchange_pending|pending_reads)/.test(l)).join(' ');
+      return text.split('\r\n').filter((l) => /^(shard\d|ingested|routed|applied|routing_|exchange|pending_reads)/.test(l)).join(' ');
     } finally { c.close(); }
   } catch (e) {
     return `INFO applier failed: ${(e as Error).message}`;
