@@ -14,9 +14,10 @@ import os from 'node:os';
 import pino, { type Logger } from 'pino';
 import { ParaError } from './errors.js';
 import { SharedState, RecordKind, C_COMMITTED_OFFSET, S_BARRIER_ACK } from './shm/layout.js';
+import { rdbTypeInfo } from './rdb/types.js';
 import { Router } from './router/router.js';
 import { shardOfKey } from './router/slot.js';
-import { encodeCommand } from './resp/encode.js';
+import { FullSync } from './engine/full-sync.js';
 import { ApplierPool } from './engine/appliers.js';
 import { ShardReads } from './engine/reads.js';
 import { StreamPump } from './engine/pump.js';
@@ -50,9 +51,9 @@ export class Replica extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private tickCount = 0;
   private lastAckSent = -1;
-  /** Full sync in progress: ack and reads wait until every shard acknowledged SYNC_END (barrier id). */
-  private syncEndBarrier = 0;
-  private syncing = false;
+  /** The full sync (engine/full-sync.ts): while not idle, acks wait and reads see the old data. */
+  private fullSync!: FullSync;
+  private get syncing(): boolean { return this.fullSync.phase !== 'idle'; }
   halt: HaltInfo | null = null;
   readonly startedAt = Date.now();
   private replid: string | null = null;
@@ -84,6 +85,11 @@ export class Replica extends EventEmitter {
     this.pool = new ApplierPool(this.shared, this.data.shardDirs, this.log, {
       halted: (shard, offset, error) => this.onHalt({ source: `shard ${shard}`, offset, ...error }),
       skipped: (shard, offset, error) => this.log.warn({ shard, offset, err: error }, 'command skipped (--skip-errors)'),
+      resumed: (shard) => {
+        this.log.info({ shard }, 'shard back on its data from before the failed full sync');
+        if (this.halt?.source === `shard ${shard}`) this.halt = null;
+      },
+      loadAborted: (shard) => this.log.warn({ shard }, 'a full sync was cut short (crash): the shard went back to the data from before it'),
     }, { skipErrors: o.skipErrors });
     const states = await this.pool.ready;
     let epoch = 0;
@@ -98,7 +104,9 @@ export class Replica extends EventEmitter {
     this.router.appliable = new Set(states[0].writes);
     this.relay = await RelayLog.open(relayDirOf(this.data.dir), { logger: this.log, segmentBytes: o.relaySegmentBytes });
     this.pump = new StreamPump(this.relay, this.router, this.log, o.relayBufferBytes);
-    this.reads = new ShardReads(this.router, () => this.pool.replyConsumers);
+    this.fullSync = new FullSync(this.shared, this.router, this.log,
+      { pause: () => this.link.pauseRdb(), resume: () => this.link.resumeRdb() }, o.progressBar);
+    this.reads = new ShardReads(this.router, () => this.pool.replyConsumers, () => this.fullSync.oldView);
 
     const resume = await this.resumePoint(states);
     this.log.info({ dir: this.data.dir, shards: S, created: this.data.created, resume }, 'data directory open');
@@ -146,39 +154,20 @@ export class Replica extends EventEmitter {
 
   // ── the link ─────────────────────────────────────────────────────────────────────────────────────
   private linkHandler(): LinkHandler {
-    let rdbInProgress = false;
     return {
       ackOffset: () => this.ackOffset(),
       fullSyncStart: (replid, offset, transfer, totalBytes) => {
         this.log.info({ replid, offset, transfer, totalBytes }, 'full sync: loading the snapshot');
-        this.syncing = true;
-        this.syncEndBarrier = Number.POSITIVE_INFINITY;   // until the snapshot is complete and SYNC_END routed
-        rdbInProgress = true;
         this.replid = replid;
-        const epoch = this.shared.nextEpoch();
-        for (let d = 0; d < 256; d++) this.shared.publishEpoch(d, epoch);
-        this.router.resetAt(offset, 0);
-        this.router.broadcast(RecordKind.SYNC_BEGIN, 0, -1, epoch);
+        this.fullSync.begin(offset, totalBytes);
         this.pump.resetAt(offset, 0);
         void this.relay.reset(replid, offset, 0);
       },
-      rdb: {
-        entry: (e) => {
-          const payload = encodeCommand([e.key, e.value, String(e.expireMs)]);
-          const s = shardOfKey(e.key, this.router.shards);
-          this.router.emit(s, RecordKind.RDB_ENTRY, e.db, -1, e.type, payload, 0, payload.length);
-          if (this.router.overflowed) {
-            this.link.pauseRdb();
-            void this.router.drain().then(() => this.link.resumeRdb());
-          }
-        },
-      },
+      rdb: this.fullSync.handler((key, db, type) => this.log.warn({ key, db, type: rdbTypeInfo(type)?.name ?? type },
+        'snapshot key skipped (--skip-errors): this version cannot load its type')),
+      rdbOptions: { skipUnloadable: this.options.skipErrors },
       fullSyncEnd: () => {
-        rdbInProgress = false;
-        const id = this.shared.nextEpoch();
-        this.syncEndBarrier = id;
-        const replid = Buffer.from(this.replid ?? '', 'latin1');
-        this.router.broadcast(RecordKind.SYNC_END, 0, this.router.offset, id, replid);
+        this.fullSync.end(this.replid ?? '');
         this.log.info({ offset: this.router.offset }, 'full sync: snapshot received, waiting for the appliers');
       },
       continueSync: (replid, fromOffset) => {
@@ -192,9 +181,12 @@ export class Replica extends EventEmitter {
       linkDown: (reason) => {
         this.log.warn({ reason }, 'master link down');
         // Resume from what the relay log holds: the next PSYNC asks for the byte after it. A snapshot
-        // cut short cannot be resumed: ask for a new full sync.
-        if (rdbInProgress) this.link.setResume({ replid: null, offset: -1 });
-        else this.link.setResume({ replid: this.replid, offset: this.pump.ingested });
+        // cut short cannot be resumed: the shards go back to their data from before it, and the next
+        // attempt is a new full sync.
+        if (this.fullSync.phase === 'loading') {
+          this.fullSync.abort(reason);
+          this.link.setResume({ replid: null, offset: -1 });
+        } else this.link.setResume({ replid: this.replid, offset: this.pump.ingested });
       },
     };
   }
@@ -210,13 +202,8 @@ export class Replica extends EventEmitter {
 
   private tick(): void {
     this.tickCount++;
-    if (this.syncing) {
-      let done = true;
-      for (let s = 0; s < this.router.shards; s++) if (this.shared.shardWord(s, S_BARRIER_ACK) < this.syncEndBarrier) done = false;
-      if (done) {
-        this.syncing = false;
-        this.log.info({ offset: this.router.offset }, 'full sync: snapshot applied by every shard');
-      }
+    if (this.syncing && this.fullSync.tick(this.link.status().syncReadBytes)) {
+      this.log.info({ offset: this.router.offset }, 'full sync: snapshot applied by every shard');
     }
     for (const [id, t0] of this.barrierStarted) {
       let done = true;
@@ -284,14 +271,16 @@ export class Replica extends EventEmitter {
         const state = this.syncing && st.state === 'connected' ? 'sync' : st.state;
         return ['slave', this.options.master.host, this.options.master.port, state, st.linkUp && !this.syncing ? this.ackOffset() : -1];
       },
-      loading: () => this.syncing,
+      // Clients read the data from before a full sync while it loads (never -LOADING).
+      loading: () => false,
+      syncing: () => this.syncing,
     };
   }
 
   /** Exposed for INFO and tests. */
   get internals() {
     return { shared: this.shared, router: this.router, pump: this.pump, link: this.link, relay: this.relay,
-      pool: this.pool, reads: this.reads, server: this.server, data: this.data, syncing: this.syncing, replid: this.replid };
+      pool: this.pool, reads: this.reads, server: this.server, data: this.data, syncing: this.syncing, replid: this.replid, fullSync: this.fullSync };
   }
 
   /** Resolves when the applied low-water mark reaches `offset` (or rejects after timeoutMs). */

@@ -27,6 +27,7 @@ describe('parseArgs: defaults and every flag', () => {
       master: { host: '127.0.0.1', port: 6379 }, port: 6380, bind: '127.0.0.1', dir: resolve('parareplica-data'),
       workers: availableParallelism(), logLevel: 'info', replTimeout: 60, ringBytes: 1024 * 1024,
       relaySegmentBytes: 64 * 1024 * 1024, relayBufferBytes: 64 * 1024 * 1024, skipErrors: false, workersExplicit: false,
+      progressBar: false,   // the tests' stdout is not a terminal
     } satisfies ReplicaOptions);
   });
 
@@ -35,13 +36,13 @@ describe('parseArgs: defaults and every flag', () => {
       '--master', '10.0.0.5:7000', '--port', '0', '--bind', '0.0.0.0', '--dir', '/tmp/pr-x', '--workers', '3',
       '--masterauth', 'pw', '--masteruser', 'repl', '--log-level', 'debug', '--repl-timeout', '5',
       '--replica-announce-ip', '10.1.2.3', '--ring-bytes', '65536', '--relay-segment-size', '1mb',
-      '--relay-buffer-size', '128kb', '--skip-errors',
+      '--relay-buffer-size', '128kb', '--skip-errors', '--no-progress',
     ]);
     assert.deepEqual(o, {
       master: { host: '10.0.0.5', port: 7000, user: 'repl', password: 'pw' }, port: 0, bind: '0.0.0.0',
       dir: '/tmp/pr-x', workers: 3, masterauth: 'pw', masteruser: 'repl', logLevel: 'debug', replTimeout: 5,
       announceIp: '10.1.2.3', ringBytes: 65536, relaySegmentBytes: 1 << 20, relayBufferBytes: 128 << 10,
-      skipErrors: true, workersExplicit: true,
+      skipErrors: true, workersExplicit: true, progressBar: false,
     } satisfies ReplicaOptions);
   });
 

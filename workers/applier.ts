@@ -15,7 +15,7 @@
 import { MessagePort } from 'node:worker_threads';
 import os from 'node:os';
 import { pack } from 'msgpackr';
-import { SharedState, SharedHandles, RecordKind, REC_F_ERROR, S_STATE, S_BARRIER_ACK, S_HALTED,
+import { SharedState, SharedHandles, RecordKind, REC_F_ERROR, REC_F_OLD_VIEW, S_STATE, S_BARRIER_ACK, S_HALTED,
   C_COMMITTED_OFFSET, C_OPS, C_BATCHES, C_BARRIERS, C_READS, C_FAILED, C_BYTES, C_SKIPPED,
   C_LAST_BATCH_US, C_SKIPPED_ERRORS, WorkerState } from '../src/shm/layout.js';
 import { RingConsumer, RingProducer } from '../src/shm/ring.js';
@@ -50,7 +50,9 @@ export type ApplierMessage =
   | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
   | { type: 'halted'; shard: number; offset: number; error: Record<string, unknown> }
   | { type: 'skipped'; shard: number; offset: number; error: Record<string, unknown> }
-  | { type: 'stopped'; shard: number };
+  | { type: 'stopped'; shard: number }
+  | { type: 'load-aborted'; shard: number }
+  | { type: 'resumed'; shard: number };
 
 const PARK_MS = 50;
 
@@ -105,9 +107,15 @@ export default async function applier(task: ApplierTask): Promise<void> {
   const maxGroup = task.maxGroup ?? 4096;
   const status = (m: ApplierMessage): void => task.statusPort.postMessage(m);
 
+  if (store.state.loading) {
+    // A full sync was cut short by a crash: back to the data before it; the partial load is garbage.
+    store.abortLoad();
+    await store.commit();
+    status({ type: 'load-aborted', shard });
+  }
   shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
   status({ type: 'ready', shard, offset: store.state.offset, replid: store.state.replid,
-    epochs: [...store.state.epochs], loading: store.state.loading, writes: Object.keys(writeCommands) });
+    epochs: [...store.state.epochs, store.state.baseEpoch ?? 0], loading: store.state.loading, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
   const chaos = task.chaosDelayMs ?? 0;
@@ -133,8 +141,14 @@ export default async function applier(task: ApplierTask): Promise<void> {
     let value: unknown;
     try {
       const [argv] = argvs.split(ring.payload());
-      const r = store.read(ring.db, argv, Date.now());
-      value = r instanceof Promise ? await r : r;
+      if (ring.flags & REC_F_OLD_VIEW) {
+        // Sent while a full sync loads: answer from the data before it (the old view).
+        const db = ring.db;
+        value = await store.withOldView(() => store.read(db, argv, Date.now()));
+      } else {
+        const r = store.read(ring.db, argv, Date.now());
+        value = r instanceof Promise ? await r : r;
+      }
     } catch (e) {
       value = { error: `ERR ${(e as Error).message}` };
     }
@@ -151,7 +165,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
     while (!shared.stopRequested()) {
       exchange.drain();   // answers resend requests of a restarted shard, even when idle
       if (!ring.waitForDataSync(PARK_MS)) {
-        if (reclaimPending && !halted) reclaimPending = await store.reclaimStep();
+        if (reclaimPending && !halted && !store.reclaimHeld) reclaimPending = await store.reclaimStep();
         continue;
       }
       const failedBefore = store.failedCommands;
@@ -171,7 +185,14 @@ export default async function applier(task: ApplierTask): Promise<void> {
             if (n >= answeredBefore) { reads++; await answer(); }
             continue;
           }
-          if (halted) continue;   // not applied; replayed from the relay log after a restart
+          if (halted) {
+            // A failed snapshot load halts the shard until the main thread aborts that load: the
+            // abort puts the shard back on its data from before the load, so it may apply again.
+            if (kind !== RecordKind.SYNC_ABORT || !store.state.loading) continue;
+            halted = false;
+            shared.setShardWord(shard, S_HALTED, 0);
+            status({ type: 'resumed', shard });
+          }
           const offset = ring.offset;
           if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
           try {
@@ -231,7 +252,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
         if (stats.barriers > 0) reclaimPending = true;
         // Waiter: the main thread's Atomics.waitAsync on this word (barrier latency). A stale value
         // there only delays the measurement, never the apply path.
-        shared.setShardWord(shard, S_BARRIER_ACK, stats.lastBarrier);
+        if (stats.lastBarrier > 0) shared.setShardWord(shard, S_BARRIER_ACK, stats.lastBarrier);
       }
       if (stats.syncMarkers > 0) reclaimPending = true;
     }

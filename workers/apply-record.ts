@@ -8,7 +8,8 @@
  * again with that command in `skip`. Everything is deterministic, so the second pass reproduces the
  * first up to the skipped command.
  */
-import { RecordKind } from '../src/shm/layout.js';
+import { RecordKind, REC_F_LAST } from '../src/shm/layout.js';
+import { applyLoadRecord } from './rdb_load.js';
 import type { RingConsumer } from '../src/shm/ring.js';
 import { ParaError } from '../src/errors.js';
 import { isMarker, parseMarker, MARK_BARRIER, MARK_SOURCE, type Marker } from '../src/router/markers.js';
@@ -110,7 +111,6 @@ export async function applyCommands(ctx: RecordContext, ring: RingConsumer, offs
   ctx.stats.bytes += ring.payloadLen;
 }
 
-const SET = Buffer.from('set'), PEXPIREAT = Buffer.from('pexpireat');
 
 /** Apply one record of any stream kind except READ (the loop answers reads). */
 export async function applyRecord(ctx: RecordContext, ring: RingConsumer): Promise<void> {
@@ -137,25 +137,32 @@ export async function applyRecord(ctx: RecordContext, ring: RingConsumer): Promi
       else store.setApplied(offset);
       return;
     case RecordKind.SYNC_BEGIN:
-      store.flushAll(ring.aux);
-      store.setLoading(true);
+      store.beginLoad(ring.aux);
       ctx.stats.lastBarrier = ring.aux; ctx.stats.syncMarkers++;
       return;
     case RecordKind.RDB_ENTRY: {
+      if (ctx.skip?.has(0)) return;   // --skip-errors: this key's record failed
       const [argv] = ctx.split(ring.payload());
-      const [key, value, expire] = argv;
-      const r = store.applyWrite(ring.db, [SET, key, value]);
-      if (r) await r;
-      if (expire.toString() !== '-1') {
-        const r2 = store.applyWrite(ring.db, [PEXPIREAT, key, expire]);
-        if (r2) await r2;
+      try {
+        const r = applyLoadRecord(store, ring.db, ring.aux, ring.flags, argv);
+        if (r) await r;
+      } catch (e) {
+        throw new ApplyFailure(e, 0, argv);
       }
-      ctx.stats.ops++;
+      if (ring.flags & REC_F_LAST) ctx.stats.ops++;
       return;
     }
     case RecordKind.SYNC_END:
-      store.setLoading(false);
+      store.endLoad();
       store.setApplied(offset, ring.payload().toString('latin1'));
+      ctx.stats.lastBarrier = ring.aux; ctx.stats.syncMarkers++;
+      return;
+    case RecordKind.SYNC_COMMIT:
+      store.commitLoad();
+      ctx.stats.syncMarkers++;
+      return;
+    case RecordKind.SYNC_ABORT:
+      store.abortLoad();
       ctx.stats.lastBarrier = ring.aux; ctx.stats.syncMarkers++;
       return;
     default:

@@ -22,7 +22,7 @@
 import type { ClassicLevel } from 'classic-level';
 import { ParaError } from '../src/errors.js';
 import {
-  ShardState, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
+  ShardState, DbView, viewOf, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
   garbageKey, prefixEnd,
 } from './layout.js';
 import { Meta, KeyRef, MetaEncoder, encodeMeta, decodeMeta } from './meta.js';
@@ -66,6 +66,7 @@ export class Keyspace {
     this.state = state;
     this.committedState = copyState(state);
     this.metaCache = new MetaCache(db);
+    if (state.loading) this.retired = state.prev ?? null;   // reopened mid-load (until abortLoad)
   }
 
   /**
@@ -75,7 +76,13 @@ export class Keyspace {
    */
   homeOf(db: number): number { return this.state.homes[db] ?? db; }
   /** Current epoch of a home (see homeOf). */
-  epochOf(home: number): number { return this.state.epochs[home] ?? 0; }
+  epochOf(home: number): number { return this.state.epochs[home] ?? this.state.baseEpoch ?? 0; }
+  /** Grow the per-home arrays so that index `home` exists (epochs filled with the base epoch). */
+  private fillHome(home: number): void {
+    const base = this.state.baseEpoch ?? 0;
+    while (this.state.epochs.length <= home) this.state.epochs.push(base);
+    fillTo(this.state.keys, home); fillTo(this.state.expires, home);
+  }
   /** Keys in Redis db `db` (expired-but-present ones included, as DBSIZE). */
   keyCount(db: number): number { return this.state.keys[this.homeOf(db)] ?? 0; }
 
@@ -156,9 +163,7 @@ export class Keyspace {
   create(r: KeyRef, type: number, value: any): Meta {
     const m: Meta = { type, expireMs: -1, version: 0, count: 0, value };
     r.meta = m;
-    if (this.state.keys.length <= r.db) {
-      fillTo(this.state.keys, r.db); fillTo(this.state.expires, r.db); fillTo(this.state.epochs, r.db);
-    }
+    if (this.state.keys.length <= r.db || this.state.epochs.length <= r.db) this.fillHome(r.db);
     this.state.keys[r.db]++;
     this.dirty(r);
     return m;
@@ -321,7 +326,7 @@ export class Keyspace {
       for (const [id, r] of this.metas) if (r.db === db) this.metas.delete(id);
       for (const [v, s] of this.memberOv) if (s.db === db) this.memberOv.delete(v);
     }
-    fillTo(this.state.epochs, db); fillTo(this.state.keys, db); fillTo(this.state.expires, db);
+    this.fillHome(db);
     this.state.epochs[db] = newEpoch;
     this.metaCache.markEmpty(db, newEpoch);   // epochs only grow: nothing was ever written under it
     this.state.keys[db] = 0;
@@ -333,6 +338,88 @@ export class Keyspace {
   flushAll(newEpoch: number): void {
     const n = Math.max(this.state.epochs.length, this.state.keys.length, this.state.homes.length, 1);
     for (let db = 0; db < n; db++) this.flushHome(db, newEpoch);
+    this.state.baseEpoch = newEpoch;   // homes never used yet move too
+  }
+
+  // ----- full-sync views ---------------------------------------------------------------------------
+  //
+  // A full sync loads into a fresh view (every home at epoch L, no keys) while `state.prev` keeps the
+  // view before it. Both are durable in the state record, so after a crash mid-load the shard goes
+  // back to `prev` (abortLoad) and the partial load becomes garbage. Reads flagged REC_F_OLD_VIEW
+  // (sent by the main thread until EVERY shard finished) run against the old view (withOldView).
+  // endLoad makes the old view garbage but keeps it readable (`retired`, memory only, reclaim held)
+  // until commitLoad: the main thread's signal that no old-view read can follow.
+
+  /** The old view while its data must stay readable (load in progress, or ended but not committed). */
+  private retired: DbView | null = null;
+
+  /** SYNC_BEGIN: start loading a snapshot into a fresh view at epoch `epoch`. */
+  beginLoad(epoch: number): void {
+    if (this.state.loading) this.abortLoad();   // a second SYNC_BEGIN: the first load was cut short
+    const old = viewOf(this.state);
+    if (!(epoch > old.baseEpoch) || old.epochs.some((e) => e >= epoch)) {
+      throw new ParaError('PARAREPLICA_APPLY_FAILED',
+        `full sync epoch ${epoch} is not above the current epochs; the epoch counter is inconsistent: resync into a fresh data directory`, { epoch });
+    }
+    this.state.prev = old;
+    this.retired = old;
+    Object.assign(this.state, { homes: [], epochs: [], baseEpoch: epoch, keys: [], expires: [], loading: true });
+    for (let db = 0; db < 16; db++) this.metaCache.markEmpty(db, epoch);
+    this.stateDirty = true;
+  }
+
+  /** SYNC_END: the loaded view becomes the live one; the old one is garbage once commitLoad() runs. */
+  endLoad(): void {
+    const old = this.state.prev;
+    if (!this.state.loading || !old) return;
+    this.garbageOfView(old);
+    this.state.prev = null;
+    this.state.loading = false;
+    this.stateDirty = true;
+  }
+
+  /** SYNC_COMMIT: no read of the old view can come any more. */
+  commitLoad(): void { this.retired = null; }
+
+  /** SYNC_ABORT (or an interrupted load found at open): back to the view before the load. */
+  abortLoad(): void {
+    const old = this.state.prev;
+    if (!this.state.loading || !old) return;
+    const loaded = viewOf(this.state);
+    // Data of the partial load (any home may have got keys at the load epoch): garbage.
+    for (const [v, slot] of this.memberOv) if (this.epochOf(slot.db) === loaded.baseEpoch) this.memberOv.delete(v);
+    this.garbageOfView(loaded);
+    Object.assign(this.state, { homes: old.homes, epochs: old.epochs, baseEpoch: old.baseEpoch, keys: old.keys, expires: old.expires });
+    this.state.prev = null;
+    this.state.loading = false;
+    this.retired = null;
+    this.stateDirty = true;
+  }
+
+  /** True while garbage must not be reclaimed (an ended load's old view may still be read). */
+  get reclaimHeld(): boolean { return this.retired !== null; }
+
+  /** Runs `fn` against the view before the current full sync (the live view if there is none). */
+  async withOldView<T>(fn: () => T | Promise<T>): Promise<T> {
+    const old = this.retired;
+    if (old === null) return fn();
+    const live = viewOf(this.state);
+    Object.assign(this.state, { homes: old.homes, epochs: old.epochs, baseEpoch: old.baseEpoch, keys: old.keys, expires: old.expires });
+    try {
+      return await fn();
+    } finally {
+      Object.assign(this.state, { homes: live.homes, epochs: live.epochs, baseEpoch: live.baseEpoch, keys: live.keys, expires: live.expires });
+    }
+  }
+
+  /** Every home of `v` that holds keys: its epoch's records become garbage. */
+  private garbageOfView(v: DbView): void {
+    const n = Math.max(v.keys.length, v.epochs.length);
+    for (let home = 0; home < n; home++) {
+      if ((v.keys[home] ?? 0) === 0) continue;
+      const gte = epochPrefix(home, v.epochs[home] ?? v.baseEpoch);
+      this.newGarbage.push({ gte, lt: prefixEnd(gte) });
+    }
   }
 
   /** The applied offset (and replid) to store with the next commit. Cheap: call it per command. */
@@ -410,6 +497,7 @@ export class Keyspace {
     this.dirtyData = false;
     this.stateDirty = false;
     Object.assign(this.state, copyState(this.committedState));
+    if (this.state.loading) this.retired = this.state.prev ?? null;   // a load's begin or end was undone
   }
 
   /**

@@ -61,9 +61,17 @@ export interface ShardState {
    * are stored under. SWAPDB swaps two entries. Every other per-db array is indexed by home.
    */
   homes: number[];
-  /** Current epoch of each home; missing entries are 0. */
+  /** Current epoch of each home; missing entries are `baseEpoch`. */
   epochs: number[];
+  /** Epoch of the homes `epochs` does not list (0 in states written before full-sync views). */
+  baseEpoch?: number;
+  /** A full sync is loading into the live view (see `prev`). */
   loading: boolean;
+  /**
+   * While loading: the view from before the full sync (what clients read until the load completes,
+   * and what a load interrupted by a link drop or a crash goes back to). Null otherwise.
+   */
+  prev?: DbView | null;
   /** Next per-member collection version (never reused). */
   nextVersion: number;
   /** Keys per home (expired-but-present keys included, as DBSIZE). */
@@ -75,16 +83,25 @@ export interface ShardState {
   format: number;
 }
 
+/** Where the Redis dbs' data is: the part of ShardState that a full sync replaces at once. */
+export interface DbView { homes: number[]; epochs: number[]; baseEpoch: number; keys: number[]; expires: number[] }
+
+/** A deep copy of the view fields of a state. */
+export function viewOf(s: ShardState): DbView {
+  return { homes: [...s.homes], epochs: [...s.epochs], baseEpoch: s.baseEpoch ?? 0, keys: [...s.keys], expires: [...s.expires] };
+}
+
 /** A dead key range `[gte, lt)` to reclaim in the background. */
 export interface Garbage { gte: Buffer; lt: Buffer }
 
 export function freshState(): ShardState {
-  return { replid: null, offset: 0, homes: [], epochs: [], loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
+  return { replid: null, offset: 0, homes: [], epochs: [], baseEpoch: 0, prev: null, loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
 }
 
 /** A deep copy of a state (its per-db arrays are not shared with the original). */
 export function copyState(s: ShardState): ShardState {
-  return { ...s, homes: [...s.homes], epochs: [...s.epochs], keys: [...s.keys], expires: [...s.expires] };
+  return { ...s, homes: [...s.homes], epochs: [...s.epochs], baseEpoch: s.baseEpoch ?? 0, keys: [...s.keys], expires: [...s.expires],
+    prev: s.prev ? { ...s.prev, homes: [...s.prev.homes], epochs: [...s.prev.epochs], keys: [...s.prev.keys], expires: [...s.prev.expires] } : null };
 }
 
 /** Grow a per-db counter array with zeros so that index `db` exists (msgpack has no holes). */

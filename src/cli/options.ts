@@ -38,6 +38,11 @@ export interface ReplicaOptions {
    * replica_skip_errors. Off by default: a skipped command makes the replica differ from its master.
    */
   skipErrors: boolean;
+  /**
+   * Draw a progress bar on stderr while a full sync loads. API default false; the command line turns
+   * it on when stdout and stderr are terminals (--no-progress turns it off).
+   */
+  progressBar: boolean;
   /** Set by parseArgs: true when --workers was given (a data directory otherwise keeps its shard count). */
   workersExplicit?: boolean;
 }
@@ -80,7 +85,9 @@ const SPEC: Array<{ key: Key; flag: string; arg: string; help: string; def?: () 
   { key: 'relayBufferBytes', flag: '--relay-buffer-size', arg: '<size>', def: () => '64mb',
     help: 'stream bytes queued in memory for routing (power of two, 64kb to 1gb); when the appliers fall further behind, routing reads back from the relay log' },
   { key: 'skipErrors', flag: '--skip-errors', arg: '',
-    help: 'log, count and skip a command that cannot be applied instead of stopping there (the replica then differs from the master)' },
+    help: 'log, count and skip a command (or a snapshot key of a type this version cannot load) instead of stopping there (the replica then differs from the master)' },
+  { key: 'progressBar', flag: '--no-progress', arg: '',
+    help: 'no progress bar while a full sync loads (drawn on stderr when stdout and stderr are terminals)' },
 ];
 
 type Labels = Record<Key, string>;
@@ -264,7 +271,9 @@ function validateWith(o: Partial<ReplicaOptions>, L: Labels): ReplicaOptions {
     relaySegmentBytes: parseSize(L.relaySegmentBytes, o.relaySegmentBytes ?? 64 * 1024 * 1024),
     relayBufferBytes: parseSize(L.relayBufferBytes, o.relayBufferBytes ?? 64 * 1024 * 1024),
     skipErrors: o.skipErrors ?? false,
+    progressBar: o.progressBar ?? false,
   };
+  if (typeof out.progressBar !== 'boolean') bad(L.progressBar, o.progressBar, 'use true or false');
   if (typeof out.skipErrors !== 'boolean') bad(L.skipErrors, o.skipErrors, 'use true or false');
   if (user !== undefined) { out.master.user = user; out.masteruser = user; }
   if (password !== undefined) { out.master.password = password; out.masterauth = password; }
@@ -315,6 +324,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
     if (raw[attr] !== undefined) given[s.key] = raw[attr];
   }
   given.workersExplicit = given.workers !== undefined;
+  given.progressBar = given.progressBar !== false && process.stdout.isTTY === true && process.stderr.isTTY === true;
   return { kind: 'run', options: validateWith(given as Partial<ReplicaOptions>, FLAG_LABELS) };
 }
 

@@ -21,6 +21,10 @@ export interface ApplierPoolEvents {
   halted(shard: number, offset: number, error: Record<string, unknown>): void;
   /** --skip-errors: a command was skipped instead of halting. */
   skipped?(shard: number, offset: number, error: Record<string, unknown>): void;
+  /** A shard halted during a snapshot load went back to its data from before it (SYNC_ABORT). */
+  resumed?(shard: number): void;
+  /** A shard found a load cut short by a crash at start and went back to the data before it. */
+  loadAborted?(shard: number): void;
 }
 
 export interface ApplierPoolOptions {
@@ -126,6 +130,10 @@ export class ApplierPool {
       this.events.halted(m.shard, m.offset, m.error);
     } else if (m.type === 'skipped') {
       this.events.skipped?.(m.shard, m.offset, m.error);
+    } else if (m.type === 'resumed') {
+      this.events.resumed?.(m.shard);
+    } else if (m.type === 'load-aborted') {
+      this.events.loadAborted?.(m.shard);
     }
   }
 

@@ -49,6 +49,32 @@ export function replicationSection(r: Replica): Fields {
     ['master_replid2', ZERO_ID], ['master_repl_offset', applied], ['second_repl_offset', -1],
     ['repl_backlog_active', 0], ['repl_backlog_size', 1048576], ['repl_backlog_first_byte_offset', 0],
     ['repl_backlog_histlen', 0]);
+  // parareplica's own: the outcome of full syncs (engine/full-sync.ts).
+  const fs = r.internals.fullSync;
+  f.push(['master_full_syncs', fs.completed], ['master_full_syncs_aborted', fs.aborted],
+    ['master_sync_keys', fs.keys], ['master_sync_skipped_keys', fs.skippedKeys],
+    ['master_sync_last_seconds', (fs.progress.lastDurationMs / 1000).toFixed(3)],
+    ['master_sync_last_error', oneLine(fs.lastError)]);
+  return f;
+}
+
+/**
+ * INFO persistence, as Redis 7.0 shows it for loading. parareplica loads a snapshot while serving
+ * the data from before it (Redis's `repl-diskless-load swapdb`): that is `async_loading:1`, and
+ * `loading` stays 0 because no command is refused with -LOADING.
+ */
+export function persistenceSection(r: Replica): Fields {
+  const fs = r.internals.fullSync;
+  const p = fs.progress;
+  const active = fs.phase !== 'idle';
+  const f: Fields = [['loading', 0], ['async_loading', active ? 1 : 0]];
+  if (active) {
+    const read = fs.phase === 'loading' ? r.internals.link.status().syncReadBytes : p.readBytes;
+    f.push(['loading_start_time', Math.floor(p.startedMs / 1000)], ['loading_total_bytes', Math.max(0, p.totalBytes)],
+      ['loading_loaded_bytes', read], ['loading_loaded_perc', p.perc().toFixed(2)],
+      ['loading_eta_seconds', p.etaSeconds()], ['loading_keys', fs.keys]);
+  }
+  f.push(['rdb_changes_since_last_save', 0], ['rdb_bgsave_in_progress', 0], ['aof_enabled', 0]);
   return f;
 }
 
@@ -135,5 +161,5 @@ function oneLine(s: string): string {
 }
 
 export function buildInfo(r: Replica): Array<[string, Fields]> {
-  return [['Replication', replicationSection(r)], ['Applier', applierSection(r)]];
+  return [['Persistence', persistenceSection(r)], ['Replication', replicationSection(r)], ['Applier', applierSection(r)]];
 }

@@ -7,7 +7,7 @@
 import { unpack } from 'msgpackr';
 import { ParaError } from '../errors.js';
 import { encodeCommand } from '../resp/encode.js';
-import { RecordKind, REC_F_ERROR } from '../shm/layout.js';
+import { RecordKind, REC_F_ERROR, REC_F_OLD_VIEW } from '../shm/layout.js';
 import type { RingConsumer } from '../shm/ring.js';
 import type { Router } from '../router/router.js';
 
@@ -19,7 +19,12 @@ export class ShardReads {
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
 
-  constructor(private readonly router: Router, private readonly replies: () => RingConsumer[]) {
+  /**
+   * `oldView()`: true while a full sync loads (until every shard finished it): reads are flagged to
+   * be answered from the data before the sync, so clients never see a half-loaded snapshot.
+   */
+  constructor(private readonly router: Router, private readonly replies: () => RingConsumer[],
+    private readonly oldView: () => boolean = () => false) {
     this.pending = replies().map(() => new Map());
     for (let s = 0; s < this.pending.length; s++) this.loops.push(this.drainLoop(s));
   }
@@ -32,7 +37,7 @@ export class ShardReads {
     const payload = encodeCommand(argv);
     return new Promise((resolve, reject) => {
       this.pending[shard].set(id, { resolve, reject });
-      this.router.emit(shard, RecordKind.READ, db, -1, id, payload, 0, payload.length);
+      this.router.emit(shard, RecordKind.READ, db, -1, id, payload, 0, payload.length, this.oldView() ? REC_F_OLD_VIEW : 0);
       this.router.wakeShard(shard);
     });
   }

@@ -8,6 +8,9 @@
 import { ParaError } from '../errors.js';
 import { LZF_MAX_RATIO, lzfDecompress } from './lzf.js';
 
+/** Largest element / node / group count accepted (Redis counts fit in 32 bits in practice). */
+export const MAX_COUNT = 2 ** 32;
+
 export class FieldReader {
   /** Stream offset of buf[0] of the buffer being read (for error details). */
   base = 0;
@@ -54,6 +57,13 @@ export class FieldReader {
     }
   }
 
+  /** A count (of elements, nodes, groups…): a length, at most 2^32. */
+  count(buf: Buffer, p: number, end: number, what: string): number {
+    const q = this.length(buf, p, end);
+    if (q >= 0 && this.value > MAX_COUNT) return this.corrupt(p, `${what} ${this.value} is impossible`);
+    return q;
+  }
+
   /**
    * Measures the string at p (spec 5.3) and returns its end. Forms:
    *   <length L> <L bytes>                                   raw
@@ -61,14 +71,34 @@ export class FieldReader {
    *   0xC3 <length clen> <length ulen> <clen bytes of LZF>    compressed
    */
   stringEnd(buf: Buffer, p: number, end: number): number {
+    // The common case, a raw string with a 6-bit length, inline; the others via stringBody.
+    if (p < end) {
+      const b0 = buf[p];
+      if (b0 < 0x40) {
+        const e = p + 1 + b0;
+        return e > end ? this.needs(e) : e;
+      }
+    }
+    const q = this.stringBody(buf, p, end);
+    if (q < 0) return -1;
+    const e = q + this.value;
+    if (e > end) return this.needs(e);
+    return e;
+  }
+
+  /**
+   * Reads the header of the string at p and returns where its stored bytes start; `value` is then
+   * how many stored bytes follow (the integer's width, the LZF data's length, or the raw length).
+   * Lets a caller skip a string without holding it.
+   */
+  stringBody(buf: Buffer, p: number, end: number): number {
     if (p >= end) return this.needs(p + 1);
     const b0 = buf[p];
-    let e: number;
     if (b0 >> 6 === 3) {
       switch (b0 & 0x3f) {
-        case 0: e = p + 2; break;
-        case 1: e = p + 3; break;
-        case 2: e = p + 5; break;
+        case 0: this.value = 1; return p + 1;
+        case 1: this.value = 2; return p + 1;
+        case 2: this.value = 4; return p + 1;
         case 3: {
           let q = this.length(buf, p + 1, end);
           if (q < 0) return -1;
@@ -79,20 +109,17 @@ export class FieldReader {
           const ulen = this.value;
           if (ulen > this.maxStringLen) return this.corrupt(p, `string length ${ulen} is above the limit of ${this.maxStringLen}`);
           if (ulen > clen * LZF_MAX_RATIO + 1) return this.corrupt(p, `LZF lengths are impossible (${clen} bytes cannot give ${ulen})`);
-          e = q + clen;
-          break;
+          this.value = clen;
+          return q;
         }
         default:
           return this.corrupt(p, `unknown string encoding ${b0 & 0x3f}`);
       }
-    } else {
-      const q = this.length(buf, p, end);
-      if (q < 0) return -1;
-      if (this.value > this.maxStringLen) return this.corrupt(p, `string length ${this.value} is above the limit of ${this.maxStringLen}`);
-      e = q + this.value;
     }
-    if (e > end) return this.needs(e);
-    return e;
+    const q = this.length(buf, p, end);
+    if (q < 0) return -1;
+    if (this.value > this.maxStringLen) return this.corrupt(p, `string length ${this.value} is above the limit of ${this.maxStringLen}`);
+    return q;
   }
 
   /**

@@ -13,53 +13,31 @@
  * item is measured O(1) times (a handful of length headers), and decoded (LZF included) once.
  * Memory: the pending buffer holds at most one item (one key + value) besides the caller's chunk.
  *
- * This version loads only string values (type 0); every other value type is reported, by key name,
- * as PARAREPLICA_RDB_UNSUPPORTED. Collections will fit the same loop: their item becomes
- * (type, key, element count) and the elements are read as items of a phase of their own (as the
- * MODULE_AUX data already is), so that a large value is emitted in chunks.
+ * Values (spec 5.5): a string or compact blob (types 0, 9-13, 16, 17, 20) is one item, handed to
+ * entry() whole (blobs undecoded: the appliers decode them). A plain collection or quicklist (1-5,
+ * 14, 18) is an item (type, key, count) and then its elements, read as items of a phase of their own
+ * (collections.ts), so a value of any size never has to be buffered whole. Streams and MODULE_2
+ * values are read to their end piece by piece (stream-skip.ts) with `skipUnloadable`, else refused,
+ * as are MODULE values and hashes with field expiry. Corruption inside a key names the key.
  */
 import { ParaError } from '../errors.js';
-import { crc64EqualsLE, crc64Init, crc64Update, crc64Value } from './crc64.js';
+import { crc64EqualsLE, crc64Init, crc64Update } from './crc64.js';
+import { CollectionReader } from './collections.js';
 import { FieldReader } from './lengths.js';
+import type { RdbEntry, RdbHandler, RdbParserOptions } from './handler.js';
+import { crcMismatch, readOldFunction, readVersion } from './file-items.js';
+import { UnloadableSkipper } from './stream-skip.js';
 import * as T from './types.js';
 
-/** One key of the snapshot. */
-export interface RdbEntry {
-  db: number;
-  key: Buffer;
-  /** RDB value type; 0 (string) only in this version. */
-  type: number;
-  /** For type 0, the decoded string. */
-  value: Buffer;
-  /** Absolute expiry in unix ms, or -1 when the key has none. */
-  expireMs: number;
-}
-
-export interface RdbHandler {
-  /** An AUX field (copies: the handler may keep them). Unknown fields are for the handler to ignore. */
-  aux?(key: Buffer, value: Buffer): void;
-  selectDb?(db: number): void;
-  resizeDb?(dbSize: number, expiresSize: number): void;
-  /** A function library's source, `#!<engine> name=<lib>\n…` (a copy). */
-  functionLib?(code: Buffer): void;
-  /**
-   * One key. `e` and its Buffers are only valid during the call: the object is reused, and key/value
-   * may point into the caller's chunk or the parser's pending buffer. Copy what you keep.
-   */
-  entry(e: RdbEntry): void;
-}
-
-export interface RdbParserOptions {
-  /** Verify the CRC64 trailer (default true). */
-  verifyChecksum?: boolean;
-  /** Longest string accepted, in bytes (default 2 GiB); longer is reported as corruption. */
-  maxStringLen?: number;
-}
+export type { RdbEntry, RdbHandler, RdbParserOptions } from './handler.js';
 
 const PHASE_HEADER = 0;
 const PHASE_TOP = 1;
-const PHASE_MODULE_DATA = 2;
-const PHASE_DONE = 3;
+/** Elements of a collection value (this.coll). */
+const PHASE_COLL = 2;
+/** A stream / MODULE_2 value, or MODULE_AUX data, read to its end (this.skipper). */
+const PHASE_SKIP = 3;
+const PHASE_DONE = 4;
 
 /** Bytes copied at least when completing a pending item, so tiny items need few retries. */
 const MIN_PENDING_COPY = 256;
@@ -78,6 +56,9 @@ export class RdbParser {
 
   private readonly fr: FieldReader;
   private readonly verify: boolean;
+  private readonly skipUnloadable: boolean;
+  private readonly coll: CollectionReader;
+  private readonly skipper: UnloadableSkipper;
   private readonly crc = crc64Init();
   /** Position in the buffer being parsed up to which the CRC has been folded. */
   private crcFrom = 0;
@@ -93,9 +74,20 @@ export class RdbParser {
   private readonly keyScratch = Buffer.alloc(12);
   private readonly valScratch = Buffer.alloc(12);
 
+  /** The key being read: its value type (-1 between keys) and name (null until known). */
+  private curType = -1;
+  private curKey: Buffer | null = null;
+  /** Holds the name of a key whose value spans items. */
+  private keyStore = Buffer.allocUnsafe(256);
+  /** PHASE_SKIP is reading a key's value (true) or MODULE_AUX data (false). */
+  private skipKey = false;
+
   constructor(private readonly handler: RdbHandler, opts: RdbParserOptions = {}) {
     this.verify = opts.verifyChecksum ?? true;
+    this.skipUnloadable = opts.skipUnloadable ?? false;
     this.fr = new FieldReader(opts.maxStringLen ?? 2 ** 31);
+    this.coll = new CollectionReader(this.fr, handler);
+    this.skipper = new UnloadableSkipper(this.fr);
   }
 
   /** True once the EOF opcode and the checksum (version >= 5) are consumed. */
@@ -126,9 +118,15 @@ export class RdbParser {
       this._bytesConsumed += used;
       return used;
     } catch (e) {
-      this.failure = e;
-      throw e;
+      this.failure = this.inKey(e);
+      throw this.failure;
     }
+  }
+
+  /** Adds the key being read (name, db, type) to a corruption error. */
+  private inKey(e: unknown): unknown {
+    if (this.curType < 0 || !(e instanceof ParaError) || e.code !== 'PARAREPLICA_RDB_CORRUPT' || e.details.key !== undefined) return e;
+    return T.corruptInKey(e, this.curKey, this.db, this.curType);
   }
 
   private feedChunk(chunk: Buffer): number {
@@ -183,11 +181,39 @@ export class RdbParser {
 
   /** Parses one item at s. Returns its end, or -1 (fr.needAt set) with no side effect. */
   private step(buf: Buffer, s: number, end: number): number {
-    if (this.phase !== PHASE_TOP) {
-      return this.phase === PHASE_HEADER ? this.header(buf, s, end) : this.moduleData(buf, s, end);
+    switch (this.phase) {
+      case PHASE_TOP: {
+        const op = buf[s];
+        return op < T.OP_FUNCTION2 ? this.keyEntry(buf, s, end, op) : this.opcode(buf, s, end, op);
+      }
+      case PHASE_COLL: {
+        const r = this.coll.run(buf, s, end);
+        if (r >= 0 && this.coll.left === 0) {
+          this.handler.end?.();
+          this.endKey();
+        }
+        return r;
+      }
+      case PHASE_SKIP: {
+        const r = this.skipper.step(buf, s, end);
+        if (r >= 0 && this.skipper.finished) {
+          this.phase = PHASE_TOP;
+          if (this.skipKey) {
+            this.skipKey = false;
+            this.handler.skipped?.(this.curKey!, this.db, this.curType);
+            this.curType = -1;
+            this.curKey = null;
+          }
+        }
+        return r;
+      }
+      default:
+        return this.header(buf, s, end);
     }
-    const op = buf[s];
-    if (op < T.OP_FUNCTION2) return this.keyEntry(buf, s, end, op);
+  }
+
+  /** An opcode item (0xF5..0xFF). */
+  private opcode(buf: Buffer, s: number, end: number, op: number): number {
     const fr = this.fr;
     let q: number;
     switch (op) {
@@ -239,10 +265,12 @@ export class RdbParser {
         if (fr.value !== T.MODULE_OP_UINT) fr.corrupt(s, `MODULE_AUX "when" has opcode ${fr.value}, expected ${T.MODULE_OP_UINT}`);
         q = fr.length(buf, q, end);
         if (q < 0) return -1;
-        this.phase = PHASE_MODULE_DATA;
+        this.skipper.startModuleData();
+        this.skipKey = false;
+        this.phase = PHASE_SKIP;
         return q;
       case T.OP_FUNCTION:
-        return this.oldFunction(buf, s, end);
+        return readOldFunction(fr, buf, s, end, this.handler, this.keyScratch, this.valScratch);
       case T.OP_FUNCTION2: { // 0xF5 <string library source>
         const e = fr.stringEnd(buf, s + 1, end);
         if (e < 0) return -1;
@@ -257,95 +285,95 @@ export class RdbParser {
   /** "REDIS" + 4 ASCII digits. */
   private header(buf: Buffer, s: number, end: number): number {
     if (s + 9 > end) return this.fr.needs(s + 9);
-    if (buf.toString('latin1', s, s + 5) !== 'REDIS') this.fr.corrupt(s, 'not an RDB snapshot (no "REDIS" magic)');
-    let v = 0;
-    for (let i = s + 5; i < s + 9; i++) {
-      const d = buf[i] - 0x30;
-      if (d < 0 || d > 9) this.fr.corrupt(i, 'the RDB version is not 4 decimal digits');
-      v = v * 10 + d;
-    }
-    if (v < T.MIN_RDB_VERSION || v > T.MAX_RDB_VERSION) {
-      this.fr.corrupt(s + 5, `RDB version ${v} is outside the versions this parareplica reads (${T.MIN_RDB_VERSION}..${T.MAX_RDB_VERSION})`);
-    }
-    this._version = v;
+    this._version = readVersion(this.fr, buf, s);
     this.phase = PHASE_TOP;
     return s + 9;
   }
 
-  /** <type byte> <string key> <value>. */
+  /** <type byte> <string key> <value>, or the start of a value that comes in items. */
   private keyEntry(buf: Buffer, s: number, end: number, type: number): number {
-    const info = T.rdbTypeInfo(type);
-    if (info === undefined) this.fr.corrupt(s, `unknown opcode or value type ${type}`);
     const fr = this.fr;
+    if (T.rdbTypeInfo(type) === undefined) fr.corrupt(s, `unknown opcode or value type ${type}`);
+    this.curType = type;
     const ke = fr.stringEnd(buf, s + 1, end);
     if (ke < 0) return -1;
+    const key = fr.string(buf, s + 1, this.keyScratch);
+    this.curKey = key;
+    const e = this.entryObj;
     switch (type) {
-      case T.TYPE_STRING: {
+      case 0: case 9: case 10: case 11: case 12: case 13: case 16: case 17: case 20: {
         const ve = fr.stringEnd(buf, ke, end);
         if (ve < 0) return -1;
-        const e = this.entryObj;
         e.db = this.db;
-        e.key = fr.string(buf, s + 1, this.keyScratch);
+        e.key = key;
         e.type = type;
         e.value = fr.string(buf, ke, this.valScratch);
         e.expireMs = this.expireMs;
         this.expireMs = -1;
         this.handler.entry(e);
         this._keysLoaded++;
+        this.curType = -1;
+        this.curKey = null;
         return ve;
       }
-      // Collection decoders go here in a later version (see the header comment).
-      default:
-        throw T.unsupportedType(fr.string(buf, s + 1, this.keyScratch), this.db, type, fr.base + s);
-    }
-  }
-
-  /** Module-serialised data: { <length opcode> <item> } until opcode 0 (spec 5.7.9). Ignored. */
-  private moduleData(buf: Buffer, s: number, end: number): number {
-    const fr = this.fr;
-    const q = fr.length(buf, s, end);
-    if (q < 0) return -1;
-    switch (fr.value) {
-      case T.MODULE_OP_EOF:
-        this.phase = PHASE_TOP;
+      case 1: case 2: case 3: case 4: case 5: case 14: case 18: {
+        const q = fr.count(buf, ke, end, type === 14 || type === 18 ? 'quicklist node count' : 'element count');
+        if (q < 0) return -1;
+        const count = fr.value;
+        e.db = this.db;
+        e.key = key;
+        e.type = type;
+        e.value = EMPTY;
+        e.expireMs = this.expireMs;
+        this.expireMs = -1;
+        this.handler.begin?.(e, count);
+        if (count === 0) {
+          this.handler.end?.();
+          this._keysLoaded++;
+          this.curType = -1;
+          this.curKey = null;
+          return q;
+        }
+        this.curKey = this.keep(key);
+        this.coll.start(type, count);
+        this.phase = PHASE_COLL;
         return q;
-      case T.MODULE_OP_SINT:
-      case T.MODULE_OP_UINT:
-        return fr.length(buf, q, end);
-      case T.MODULE_OP_FLOAT:
-        return q + 4 > end ? fr.needs(q + 4) : q + 4;
-      case T.MODULE_OP_DOUBLE:
-        return q + 8 > end ? fr.needs(q + 8) : q + 8;
-      case T.MODULE_OP_STRING:
-        return fr.stringEnd(buf, q, end);
-      default:
-        return fr.corrupt(s, `unknown module data opcode ${fr.value}`);
+      }
+      case 7: case 15: case 19: case 21: {
+        if (!this.skipUnloadable) throw T.unsupportedType(key, this.db, type, fr.base + s);
+        let q = ke;
+        if (type === 7) { // <length module id> <module data>
+          q = fr.length(buf, ke, end);
+          if (q < 0) return -1;
+          this.skipper.startModuleData();
+        } else {
+          this.skipper.startStream(type);
+        }
+        this.expireMs = -1;
+        this.curKey = this.keep(key);
+        this.skipKey = true;
+        this.phase = PHASE_SKIP;
+        return q;
+      }
+      default: // 6 MODULE, 22-25 hashes with field expiry
+        throw T.unsupportedType(key, this.db, type, fr.base + s);
     }
   }
 
-  /** 0xF6 <string name> <string engine> <length has_desc> [<string desc>] <string code> (7.0-rc only). */
-  private oldFunction(buf: Buffer, s: number, end: number): number {
-    const fr = this.fr;
-    const ne = fr.stringEnd(buf, s + 1, end);
-    if (ne < 0) return -1;
-    const ee = fr.stringEnd(buf, ne, end);
-    if (ee < 0) return -1;
-    let q = fr.length(buf, ee, end);
-    if (q < 0) return -1;
-    if (fr.value !== 0) {
-      q = fr.stringEnd(buf, q, end);
-      if (q < 0) return -1;
-    }
-    const ce = fr.stringEnd(buf, q, end);
-    if (ce < 0) return -1;
-    if (this.handler.functionLib) {
-      const name = Buffer.from(fr.string(buf, s + 1, this.keyScratch));
-      const engine = Buffer.from(fr.string(buf, ne, this.valScratch));
-      const code = fr.string(buf, q, this.valScratch);
-      const lib = Buffer.concat([Buffer.from('#!'), engine, Buffer.from(' name='), name, Buffer.from('\n'), code]);
-      this.handler.functionLib(lib);
-    }
-    return ce;
+  /** A collection's last element was read. */
+  private endKey(): void {
+    this._keysLoaded++;
+    this.phase = PHASE_TOP;
+    this.curType = -1;
+    this.curKey = null;
+    if (this.keyStore.length > PENDING_KEEP) this.keyStore = Buffer.allocUnsafe(256);
+  }
+
+  /** A copy of the key name that outlives the item (in keyStore, reused). */
+  private keep(key: Buffer): Buffer {
+    if (key.length > this.keyStore.length) this.keyStore = Buffer.allocUnsafe(Math.max(key.length, this.keyStore.length * 2));
+    key.copy(this.keyStore, 0);
+    return this.keyStore.subarray(0, key.length);
   }
 
   /** 0xFF, then (version >= 5) the CRC64 of everything before it and the 0xFF, little-endian. */
@@ -360,14 +388,7 @@ export class RdbParser {
       let stored = 0;
       for (let i = s + 1; i < s + 9; i++) stored |= buf[i];
       if (stored !== 0 && !crc64EqualsLE(this.crc, buf, s + 1)) {
-        const expected = buf.readBigUInt64LE(s + 1).toString(16).padStart(16, '0');
-        const actual = crc64Value(this.crc).toString(16).padStart(16, '0');
-        throw new ParaError(
-          'PARAREPLICA_RDB_CORRUPT',
-          `snapshot is corrupt: its CRC64 is ${actual} but the file says ${expected} (checked at byte ${this.fr.base + s + 1}); ` +
-            'the snapshot was damaged in transit or on the master\'s disk — resynchronise from the master',
-          { offset: this.fr.base + s + 1, expected, actual },
-        );
+        throw crcMismatch(this.crc, buf, s + 1, this.fr.base + s + 1);
       }
     }
     this.crcFrom = s + 9;

@@ -94,14 +94,46 @@ export function printableKey(key: Uint8Array, max = 120): string {
   return s;
 }
 
-/** The error for a key whose value type this version does not load. */
+/** Stream and MODULE_2 values: readable to their end, so --skip-errors can leave them out. */
+export function isSkippableType(type: number): boolean {
+  return type === 7 || type === 15 || type === 19 || type === 21;
+}
+
+/**
+ * The error for a key whose value type this version does not load: streams and MODULE_2 values
+ * (skippable with --skip-errors), MODULE values (never skippable), hashes with field expiry.
+ */
 export function unsupportedType(keyBytes: Uint8Array, db: number, type: number, offset: number): ParaError {
   const info = TYPES[type];
   const key = printableKey(keyBytes);
-  return new ParaError(
-    'PARAREPLICA_RDB_UNSUPPORTED',
-    `snapshot key "${key}" (db ${db}) is ${info?.noun ?? 'a value'} (RDB type ${type}); this version of parareplica ` +
-      'loads only string keys from a snapshot — upgrade, or start the replica before the master holds other types',
-    { key, db, type, typeName: info?.name ?? 'UNKNOWN', offset },
-  );
+  const typeName = info?.name ?? 'UNKNOWN';
+  const what = `snapshot key "${key}" (db ${db}) is ${info?.noun ?? 'a value'} (RDB type ${type} ${typeName})`;
+  let why: string;
+  if (isSkippableType(type)) {
+    why = 'parareplica cannot load such values — start the replica with --skip-errors to load the snapshot without such keys';
+  } else if (type === 6) {
+    why = 'a MODULE value of the old format cannot be read past without its module, so this snapshot cannot be loaded ' +
+      '(not even with --skip-errors) — delete such keys on the master';
+  } else {
+    why = 'hash field expiry comes from Redis 7.4 or later, which parareplica does not replicate; this snapshot cannot be ' +
+      'loaded — replicate a Redis 7.0-7.2 master';
+  }
+  return new ParaError('PARAREPLICA_RDB_UNSUPPORTED', `${what}; ${why}`, { key, db, type, typeName, offset });
+}
+
+/** A corruption error, retold with the key it was found in (name when known, db, value type). */
+export function corruptInKey(e: ParaError, keyBytes: Uint8Array | null, db: number, type: number): ParaError {
+  const typeName = TYPES[type]?.name ?? 'UNKNOWN';
+  const details: Record<string, unknown> = { ...e.details, db, type, typeName };
+  let where: string;
+  if (keyBytes !== null) {
+    const key = printableKey(keyBytes);
+    details.key = key;
+    where = `in key "${key}" (db ${db}, RDB type ${type} ${typeName})`;
+  } else {
+    where = `in the name of a key (db ${db}, RDB type ${type} ${typeName})`;
+  }
+  const m = /^snapshot is corrupt at byte \d+/.exec(e.message);
+  const message = m !== null ? `${m[0]}, ${where}${e.message.slice(m[0].length)}` : `${e.message} (${where})`;
+  return new ParaError('PARAREPLICA_RDB_CORRUPT', message, details);
 }

@@ -255,7 +255,7 @@ export class MasterLink {
     conn.syncReplid = replid;
     conn.syncOffset = offset;
     conn.syncStartMs = Date.now();
-    conn.payload = new PayloadReader(this.handler.rdb, (transfer, total) => this.onPayloadHeader(conn, transfer, total));
+    conn.payload = new PayloadReader(this.handler.rdb, (transfer, total) => this.onPayloadHeader(conn, transfer, total), this.handler.rdbOptions);
   }
 
   private onPayloadHeader(conn: Conn, transfer: Transfer, total: number): void {

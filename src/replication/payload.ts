@@ -14,7 +14,7 @@
  *   `-<error>\r\n`                           in place of the header: the master gave up; retry later
  */
 import { ParaError } from '../errors.js';
-import { RdbParser, type RdbHandler } from '../rdb/parser.js';
+import { RdbParser, type RdbHandler, type RdbParserOptions } from '../rdb/parser.js';
 import { LineBuffer } from './handshake.js';
 
 export const EOF_MARK_LEN = 40;
@@ -42,6 +42,7 @@ export class PayloadReader {
   constructor(
     private readonly rdb: RdbHandler,
     private readonly onHeader: (transfer: Transfer, totalBytes: number) => void,
+    private readonly parserOptions: RdbParserOptions = {},
   ) {}
 
   /** Keepalives received before the header. */
@@ -93,7 +94,7 @@ export class PayloadReader {
         `expected a payload header ($<length> or $EOF:<mark>) after +FULLRESYNC, got "${line.slice(0, 80)}"`,
         { header: line.slice(0, 80) });
     }
-    this.parser = new RdbParser(this.rdb);
+    this.parser = new RdbParser(this.rdb, this.parserOptions);
     this.onHeader(this.transfer, this.totalBytes);
     if (this.transfer === 'disk' && this.remaining === 0) this.finishDisk();
   }

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { ParaError } from '../errors.js';
-import type { RdbHandler } from '../rdb/parser.js';
+import type { RdbHandler, RdbParserOptions } from '../rdb/parser.js';
 
 export interface LinkOptions {
   host: string;
@@ -39,6 +39,8 @@ export interface LinkHandler {
   fullSyncStart(replid: string, offset: number, transfer: 'disk' | 'diskless', totalBytes: number): void;
   /** Receives the snapshot's items as they are parsed, between fullSyncStart and fullSyncEnd. */
   rdb: RdbHandler;
+  /** Options for the snapshot parser (e.g. skipUnloadable with --skip-errors). */
+  rdbOptions?: RdbParserOptions;
   /** The payload was fully received and verified (RDB checksum, EOF mark). Stream data follows. */
   fullSyncEnd(): void;
   /**

@@ -32,7 +32,7 @@ import { keySlot, shardOfKey } from './slot.js';
 import { exchangeRoles, patternFixedSlotKey } from './exchange-keys.js';
 import { barrierMarker, sourceMarker, destMarker } from './markers.js';
 
-interface Pending { kind: number; db: number; offset: number; aux: number; payload: Buffer }
+interface Pending { kind: number; flags: number; db: number; offset: number; aux: number; payload: Buffer }
 /** A command of a MULTI block for one shard, or for every shard (shard = ALL_SHARDS: barriers). */
 interface TxnPart { shard: number; db: number; bytes: Buffer }
 const ALL_SHARDS = -1;
@@ -139,7 +139,7 @@ export class Router implements CommandSink {
       for (let s = 0; s < this.shards; s++) {
         const q = this.pending[s];
         let i = 0;
-        while (i < q.length && this.rings[s].tryWrite(q[i].kind, 0, q[i].db, q[i].offset, q[i].aux, q[i].payload)) {
+        while (i < q.length && this.rings[s].tryWrite(q[i].kind, q[i].flags, q[i].db, q[i].offset, q[i].aux, q[i].payload)) {
           this.pendingBytes[s] -= q[i].payload.length;
           i++;
         }
@@ -174,10 +174,10 @@ export class Router implements CommandSink {
   }
 
   /** Puts one record in shard s's ring (or its overflow queue, keeping order). */
-  emit(s: number, kind: number, db: number, offset: number, aux: number, src: Buffer, start: number, end: number): void {
+  emit(s: number, kind: number, db: number, offset: number, aux: number, src: Buffer, start: number, end: number, flags = 0): void {
     if (offset > this.lastRouted[s]) this.lastRouted[s] = offset;
-    if (this.pending[s].length === 0 && this.rings[s].tryWrite(kind, 0, db, offset, aux, src, start, end)) return;
-    this.pending[s].push({ kind, db, offset, aux, payload: Buffer.from(src.subarray(start, end)) });
+    if (this.pending[s].length === 0 && this.rings[s].tryWrite(kind, flags, db, offset, aux, src, start, end)) return;
+    this.pending[s].push({ kind, flags, db, offset, aux, payload: Buffer.from(src.subarray(start, end)) });
     this.pendingCount++;
     this.pendingBytes[s] += end - start;
     if (this.pendingCount === 1) this.scheduleFlush();

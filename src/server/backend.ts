@@ -32,6 +32,8 @@ export interface ReadBackend {
   role(): unknown[];
   /** True while a snapshot loads: keyspace commands get -LOADING. */
   loading(): boolean;
+  /** True while a full sync loads (reads see the old data; INFO skips the Keyspace counts). */
+  syncing?(): boolean;
 }
 
 export interface ReadServerOptions {

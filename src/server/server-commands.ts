@@ -186,7 +186,7 @@ const info: Handler = (ctx, _c, argv) => {
   if (!wants(sel, 'keyspace')) return renderInfo(sections);
   // While a snapshot loads the shards are busy with it: show the section without counts rather than
   // make INFO (used to watch the load) wait for them.
-  if (ctx.backend.loading()) return renderInfo([...sections, ['Keyspace', []]]);
+  if (ctx.backend.loading() || ctx.backend.syncing?.()) return renderInfo([...sections, ['Keyspace', []]]);
   return ctx.keyspace.keyspace().then(
     (fields) => renderInfo([...sections, ['Keyspace', fields]]),
     // A shard that cannot answer leaves the section empty rather than failing INFO.

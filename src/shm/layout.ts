@@ -105,6 +105,9 @@ export const RECORD_ALIGN = 8;
 export const WRAP_MARKER = 0xffffffff;
 export const REC_F_SPILLED = 1;
 export const REC_F_ERROR = 2;        // reply: payload is an error message
+export const REC_F_FIRST = 4;        // RDB_ENTRY: the key's first record (src/rdb/load-records.ts)
+export const REC_F_LAST = 8;         // RDB_ENTRY: the key's last record
+export const REC_F_OLD_VIEW = 16;    // READ sent during a full sync: answer from the data before it
 
 export const enum RecordKind {
   WRITE = 1,      // payload: one RESP command from the stream; db = stream db; offset = its last byte
@@ -112,10 +115,14 @@ export const enum RecordKind {
   BARRIER = 3,    // payload: the FLUSHALL/FLUSHDB command; aux = barrier id = new epoch; db = target db
   READ = 4,       // payload: RESP argv of a client read; aux = request id; db = client's db
   BEACON = 5,     // no payload (or a replid): "everything up to offset is done for you too"
-  SYNC_BEGIN = 6, // full sync starts: aux = new epoch for every db; the shard marks itself loading
-  RDB_ENTRY = 7,  // payload: RESP [key, value, expireMs]; aux = RDB type; db = db
-  SYNC_END = 8,   // full sync done: payload = replid; offset = the FULLRESYNC offset
+  SYNC_BEGIN = 6, // full sync starts: aux = epoch of the fresh view it loads into (old view kept)
+  RDB_ENTRY = 7,  // payload: RESP [key, expireMs, parts…]; aux = RDB type; flags REC_F_FIRST/LAST;
+                  // db = db (src/rdb/load-records.ts)
+  SYNC_END = 8,   // full sync done: payload = replid; offset = the FULLRESYNC offset; the loaded view
+                  // becomes the live one, the old one stays readable for REC_F_OLD_VIEW reads
   REPLY = 9,      // reply ring: aux = request id; payload = msgpack of the reply value
+  SYNC_COMMIT = 10, // every shard passed SYNC_END: the old view is garbage (no old-view read follows)
+  SYNC_ABORT = 11,  // the load was cut short: back to the old view, the partial load is garbage
 }
 
 export function shardI32(shard: number, word: number): number {
