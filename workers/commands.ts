@@ -29,6 +29,7 @@ import { storeWrites, storeSpecs } from './t_store.js';
 import type { CombineSpec } from './combine.js';
 import { bitmapWrites, bitmapReads } from './t_bitmap.js';
 import { sortReads } from './t_sort.js';
+import { restoreWrites } from './t_restore.js';
 
 function merge<T extends object>(...tables: T[]): T {
   const out = Object.create(null) as T;
@@ -41,7 +42,7 @@ function merge<T extends object>(...tables: T[]): T {
   return out;
 }
 
-export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites, moveWrites, storeWrites, bitmapWrites);
+export const writeCommands: WriteTable = merge(stringWrites, keyWrites, hashWrites, setWrites, zsetWrites, listWrites, moveWrites, storeWrites, bitmapWrites, restoreWrites);
 export const readCommands: ReadTable = merge(stringReads, keyReads, hashReads, setReads, zsetReads, listReads, sortReads, bitmapReads, setAlgebraReads, zsetAlgebraReads, geoReads);
 
 /** Moving and combining commands, by name: how each runs as a cross-shard exchange (exchange.ts). */

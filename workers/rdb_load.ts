@@ -92,11 +92,15 @@ function verify(ks: Keyspace, db: number, key: Buffer, kind: number, f0: number,
   }
 }
 
-/** The record's elements in write-command order (FlatValue, rdb_value.ts). */
+/**
+ * The record's elements in write-command order (FlatValue, rdb_value.ts): types whose parts already
+ * are in that order (0 string, 1 list, 2 set, 4 hash) give argv itself, from index 2; the others a
+ * new array.
+ */
 function elementsOf(type: number, argv: Buffer[]): Buffer[] {
   switch (type) {
     case 0: case 1: case 2: case 4:
-      return argv.slice(2);
+      return argv;
     case 3: {
       const flat = argv.slice(2);
       swapPairs(flat, 0);
@@ -150,8 +154,9 @@ export function applyLoadRecord(ks: Keyspace, db: number, type: number, flags: n
     if (kind < 0) throw unsupportedValue(type);
     if (flags & REC_F_FIRST && ks.ref(db, key).meta !== null) corrupt('the key appears twice in the snapshot');
     const flat = elementsOf(type, argv);
-    if (kind === T_STRING && flat.length !== 1) corrupt('a string value must be one part');
-    const r = flat.length > 0 ? writeElements(ks, db, key, kind, flat) : undefined;
+    const from = flat === argv ? 2 : 0;
+    if (kind === T_STRING && flat.length - from !== 1) corrupt('a string value must be one part');
+    const r = flat.length > from ? writeElements(ks, db, key, kind, flat, from) : undefined;
     const last = (flags & REC_F_LAST) !== 0 && !argv[1].equals(MINUS_ONE);
     if (r instanceof Promise) return r.then(() => (last ? expire(ks, db, key, argv[1]) : undefined)).catch((e) => { throw named(e, key, db, type); });
     if (last) {

@@ -1,15 +1,20 @@
 /**
- * A stand-in Redis 7 master for replay benches: speaks just enough of the master side of the
+ * A stand-in Redis 7 master for the benches: speaks just enough of the master side of the
  * replication handshake (spec section 1) for both a real redis-server 7.0 replica and parareplica,
- * serves an empty snapshot with disk-style framing, then streams a recorded byte string as fast as
- * the replica's socket accepts it, and tracks the offsets the replica acknowledges.
+ * serves a snapshot (by default the empty one; with `rdbPath` an RDB file streamed from disk, with
+ * `$<len>` framing or, with `diskless`, `$EOF:<mark>` framing), then streams a recorded byte string
+ * (default: none) as fast as the replica's socket accepts it, and tracks the offsets the replica
+ * acknowledges.
  *
  * One-shot: the first connection that sends PSYNC gets the stream; any connection accepted after
  * that is closed at once (counted in `refused`), so a replica that reconnects cannot silently get a
  * second copy and make the measurement meaningless.
  */
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 
 /**
  * The empty RDB: "REDIS0010" (magic + 4-digit version), the EOF opcode 0xFF, then the 8-byte CRC64.
@@ -18,8 +23,16 @@ import { EventEmitter } from 'node:events';
 export const EMPTY_RDB = Buffer.concat([Buffer.from('REDIS0010', 'latin1'), Buffer.from([0xff]), Buffer.alloc(8)]);
 
 export interface StandinOptions {
-  /** The stream bytes sent after the payload (offsets 1..stream.length). */
-  stream: Buffer;
+  /** The stream bytes sent after the payload (offsets 1..stream.length); default none. */
+  stream?: Buffer;
+  /** An RDB file sent as the payload instead of EMPTY_RDB, read from disk in chunks (never whole). */
+  rdbPath?: string;
+  /**
+   * Diskless framing (spec 2.3): `$EOF:<40 hex mark>\r\n<rdb><mark>` instead of `$<len>\r\n<rdb>`.
+   * Only used when the replica declared `REPLCONF capa eof` (as a real master does); `framing` tells
+   * which one went out.
+   */
+  diskless?: boolean;
   /** 40 hex chars; a fixed default keeps runs comparable. */
   replid?: string;
   /** Bytes per socket.write (default 64 KiB). */
@@ -38,6 +51,16 @@ export class StandinMaster extends EventEmitter {
   refused = 0;
   /** True once the replica that got the stream disconnected. */
   lost = false;
+  /** performance.now() when the payload header was written / the payload's last byte was written (0 until then). */
+  payloadFirstByteAt = 0;
+  payloadLastByteAt = 0;
+  /** RDB bytes written (the file, without header and mark). */
+  payloadBytesSent = 0;
+  /** The framing used for the payload ('' until sent). */
+  framing: '' | 'disk' | 'eof' = '';
+  /** Set when reading the RDB file failed (the replica's link is then closed). */
+  payloadError: string | null = null;
+  private capaEof = false;
   private served = false;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -62,6 +85,12 @@ export class StandinMaster extends EventEmitter {
     if (a === null || typeof a === 'string') throw new Error('stand-in master: no port');
     m.port = a.port;
     return m;
+  }
+
+  /** Resolves when the payload header has been written (the clock of a snapshot bench starts there). */
+  payloadStarted(): Promise<void> {
+    if (this.payloadFirstByteAt > 0) return Promise.resolve();
+    return new Promise((resolve) => this.once('payload', resolve));
   }
 
   /** Resolves when the first stream byte has been written (the clock of the bench starts there). */
@@ -116,6 +145,9 @@ export class StandinMaster extends EventEmitter {
     else if (name === 'auth') sock.write('+OK\r\n');
     else if (name === 'replconf') {
       const sub = (argv[1] ?? '').toLowerCase();
+      if (sub === 'capa') {
+        for (let i = 2; i < argv.length; i++) if (argv[i].toLowerCase() === 'eof') this.capaEof = true;
+      }
       if (sub === 'ack') {
         const n = Number(argv[2]);
         if (Number.isSafeInteger(n) && n > this.ackOffset) { this.ackOffset = n; this.emit('ack', n); }
@@ -130,18 +162,27 @@ export class StandinMaster extends EventEmitter {
   }
 
   /**
-   * Wire, a full resync with the disk-based payload (spec 1.3, 2.2):
+   * Wire, a full resync (spec 1.3, 2.2, 2.3):
    *   +FULLRESYNC <40 hex replid> 0\r\n
-   *   $<rdb length>\r\n<rdb bytes>            (NO trailing CRLF)
-   *   <stream bytes, offsets 1..n>            (immediately; no ACK is awaited)
-   * The stream goes out in chunks; when socket.write returns false we wait for 'drain' so that the
-   * pace is the replica's reading speed and our memory stays bounded.
+   *   $<rdb length>\r\n<rdb bytes>            (disk framing; NO trailing CRLF)
+   *   or $EOF:<mark>\r\n<rdb bytes><mark>     (diskless framing, mark = 40 hex chars)
+   *   <stream bytes, offsets 1..n>            (disk framing: at once; diskless: after the replica's
+   *                                            first REPLCONF ACK, as a real master does)
+   * The RDB file and the stream go out in chunks; when socket.write returns false we wait for
+   * 'drain' so that the pace is the replica's reading speed and our memory stays bounded.
    */
   private async sync(sock: net.Socket): Promise<void> {
     sock.write(`+FULLRESYNC ${this.replid} 0\r\n`);
-    sock.write(`$${EMPTY_RDB.length}\r\n`);
-    sock.write(EMPTY_RDB);
-    const s = this.opts.stream;
+    try {
+      await this.payload(sock);
+    } catch (e) {
+      this.payloadError = (e as Error).message;
+      sock.destroy();
+      return;
+    }
+    const s = this.opts.stream ?? Buffer.alloc(0);
+    if (this.framing === 'eof' && s.length > 0 && this.ackOffset < 0) await firstAck(this, sock);
+    if (sock.destroyed) return;
     this.firstByteAt = performance.now();
     this.emit('streaming');
     for (let p = 0; p < s.length; p += this.chunk) {
@@ -153,6 +194,39 @@ export class StandinMaster extends EventEmitter {
     this.lastByteAt = performance.now();
     this.emit('streamed');
   }
+
+  /** The payload: header, the RDB (EMPTY_RDB or the file, in chunks), the mark for diskless framing. */
+  private async payload(sock: net.Socket): Promise<void> {
+    const path = this.opts.rdbPath;
+    const eof = this.opts.diskless === true && this.capaEof;
+    const mark = eof ? randomBytes(20).toString('hex') : '';
+    const size = path === undefined ? EMPTY_RDB.length : (await stat(path)).size;
+    this.framing = eof ? 'eof' : 'disk';
+    this.payloadFirstByteAt = performance.now();
+    this.emit('payload');
+    sock.write(eof ? `$EOF:${mark}\r\n` : `$${size}\r\n`);
+    if (path === undefined) {
+      sock.write(EMPTY_RDB);
+      this.payloadBytesSent = EMPTY_RDB.length;
+    } else {
+      for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+        if (sock.destroyed) return;
+        this.payloadBytesSent += piece.length;
+        if (!sock.write(piece)) await drained(sock);
+      }
+      if (this.payloadBytesSent !== size) throw new Error(`${path} changed size while being sent`);
+    }
+    if (eof) sock.write(mark);
+    this.payloadLastByteAt = performance.now();
+  }
+}
+
+function firstAck(m: StandinMaster, sock: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { m.off('ack', done); sock.off('close', done); resolve(); };
+    m.on('ack', done);
+    sock.on('close', done);
+  });
 }
 
 function drained(sock: net.Socket): Promise<void> {

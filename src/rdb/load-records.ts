@@ -19,7 +19,7 @@
  *       4  HASH                                field, value pairs
  *       5  ZSET_2                              member, 8-byte little-endian IEEE-754 double pairs
  *       14 LIST_QUICKLIST                      ziplist blobs, one per node
- *       18 LIST_QUICKLIST_2                    container, blob pairs per node: container is one
+ *       18 LIST_QUICKLIST_2                    blob, container pairs per node: container is one
  *                                              byte, 1 = PLAIN (blob is one item), 2 = PACKED
  *                                              (blob is a listpack of items)
  *
