@@ -264,12 +264,12 @@ test('an unsupported type names the key, escaped, and its db', () => {
   const buf = rdbFile(10, [
     Buffer.from([0xfe, 0x03]),
     Buffer.from([0x00]), str('s'), str('v'),
-    Buffer.from([0x05]), str(Buffer.from('a"b\\c\n\x01')), len(0),
+    Buffer.from([0x13]), str(Buffer.from('a"b\\c\n\x01')), len(0),
   ]);
   const e = corruptAt(buf);
   assert.equal(e.code, 'PARAREPLICA_RDB_UNSUPPORTED');
-  assert.ok(e.message.startsWith('snapshot key "a\\"b\\\\c\\n\\x01" (db 3) is a sorted set (RDB type 5); '), e.message);
-  assert.equal(e.details.typeName, 'ZSET_2');
+  assert.ok(e.message.startsWith('snapshot key "a\\"b\\\\c\\n\\x01" (db 3) is a stream (RDB type 19 STREAM_LISTPACKS_2); '), e.message);
+  assert.equal(e.details.typeName, 'STREAM_LISTPACKS_2');
 });
 
 test('a large value in small chunks is parsed in linear time', () => {

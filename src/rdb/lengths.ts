@@ -3,7 +3,8 @@
  * each reader gets (buf, p, end) and returns the position after the field, or -1 when the field
  * runs past `end`; `needAt` then says the position that must be available before trying again.
  * Measuring (`stringEnd`) is separate from decoding (`string`), so an incomplete item is never
- * decoded (nor LZF-decompressed) twice.
+ * decoded (nor LZF-decompressed) twice; `stringBody` reads only a string's header, so that a value
+ * being skipped can be passed over without holding its bytes.
  */
 import { ParaError } from '../errors.js';
 import { LZF_MAX_RATIO, lzfDecompress } from './lzf.js';

@@ -3,7 +3,7 @@
  *
  * Layout read here:
  *   "REDIS" <4 ASCII digits: version 1..12>
- *   { item }*          item = opcode (0xF5..0xFE) + payload, or value-type byte + key + value
+ *   { item }*          item = opcode (0xF4..0xFE) + payload, or value-type byte + key + value
  *   0xFF               EOF opcode
  *   <8-byte CRC64 LE>  over every byte from "R" through 0xFF (version >= 5 only; 0 = not computed)
  *
@@ -11,7 +11,8 @@
  * the field readers say how many bytes the item needs; its bytes are copied to a pending buffer and
  * the item is tried again only once that many bytes are there. The need grows at each try, so an
  * item is measured O(1) times (a handful of length headers), and decoded (LZF included) once.
- * Memory: the pending buffer holds at most one item (one key + value) besides the caller's chunk.
+ * Memory: the pending buffer holds at most one item (a key with a one-string value, or one element
+ * of a larger value) besides the caller's chunk.
  *
  * Values (spec 5.5): a string or compact blob (types 0, 9-13, 16, 17, 20) is one item, handed to
  * entry() whole (blobs undecoded: the appliers decode them). A plain collection or quicklist (1-5,
@@ -184,13 +185,13 @@ export class RdbParser {
     switch (this.phase) {
       case PHASE_TOP: {
         const op = buf[s];
-        return op < T.OP_FUNCTION2 ? this.keyEntry(buf, s, end, op) : this.opcode(buf, s, end, op);
+        return op < T.OP_SLOT_INFO ? this.keyEntry(buf, s, end, op) : this.opcode(buf, s, end, op);
       }
       case PHASE_COLL: {
         const r = this.coll.run(buf, s, end);
         if (r >= 0 && this.coll.left === 0) {
           this.handler.end?.();
-          this.endKey();
+          this.endKey(true);
         }
         return r;
       }
@@ -201,8 +202,7 @@ export class RdbParser {
           if (this.skipKey) {
             this.skipKey = false;
             this.handler.skipped?.(this.curKey!, this.db, this.curType);
-            this.curType = -1;
-            this.curKey = null;
+            this.endKey(false);
           }
         }
         return r;
@@ -212,7 +212,7 @@ export class RdbParser {
     }
   }
 
-  /** An opcode item (0xF5..0xFF). */
+  /** An opcode item (0xF4..0xFF). */
   private opcode(buf: Buffer, s: number, end: number, op: number): number {
     const fr = this.fr;
     let q: number;
@@ -269,6 +269,11 @@ export class RdbParser {
         this.skipKey = false;
         this.phase = PHASE_SKIP;
         return q;
+      case T.OP_SLOT_INFO: // 0xF4 <length slot> <length slot size> <length expires size>: ignored
+        q = fr.length(buf, s + 1, end);
+        if (q < 0) return -1;
+        q = fr.length(buf, q, end);
+        return q < 0 ? -1 : fr.length(buf, q, end);
       case T.OP_FUNCTION:
         return readOldFunction(fr, buf, s, end, this.handler, this.keyScratch, this.valScratch);
       case T.OP_FUNCTION2: { // 0xF5 <string library source>
@@ -360,9 +365,9 @@ export class RdbParser {
     }
   }
 
-  /** A collection's last element was read. */
-  private endKey(): void {
-    this._keysLoaded++;
+  /** A value that spanned items was read to its end. */
+  private endKey(loaded: boolean): void {
+    if (loaded) this._keysLoaded++;
     this.phase = PHASE_TOP;
     this.curType = -1;
     this.curKey = null;

@@ -3,6 +3,8 @@
  */
 import { ParaError } from '../errors.js';
 
+/** Redis 7.4+ in cluster mode (RDB 12): <length slot> <length slot size> <length expires size>, a hint. */
+export const OP_SLOT_INFO = 0xf4;
 export const OP_FUNCTION2 = 0xf5;
 export const OP_FUNCTION = 0xf6;
 export const OP_MODULE_AUX = 0xf7;
