@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'PARAREPLICA_HANDSHAKE'         // the master refused a handshake step (AUTH, PSYNC…)
   | 'PARAREPLICA_RDB_CORRUPT'       // the snapshot is malformed (bad length, bad LZF, CRC mismatch…)
   | 'PARAREPLICA_RDB_UNSUPPORTED'   // the snapshot holds something this version cannot load
+  | 'PARAREPLICA_RESYNC'            // the replica dropped the link itself to ask for a new full sync
   | 'PARAREPLICA_UNSUPPORTED_COMMAND' // the stream holds a command this version cannot apply
   | 'PARAREPLICA_APPLY_FAILED'      // an applier could not apply a command (storage error…)
   | 'PARAREPLICA_DATA_DIR'          // the data directory is unusable or was written by another layout

@@ -54,6 +54,8 @@ export class Replica extends EventEmitter {
   /** The full sync (engine/full-sync.ts): while not idle, acks wait and reads see the old data. */
   private fullSync!: FullSync;
   private get syncing(): boolean { return this.fullSync.phase !== 'idle'; }
+  /** A shard failed to load the last snapshot: the next connection must ask for a full sync. */
+  private needFullResync = false;
   halt: HaltInfo | null = null;
   readonly startedAt = Date.now();
   private replid: string | null = null;
@@ -159,6 +161,7 @@ export class Replica extends EventEmitter {
       fullSyncStart: (replid, offset, transfer, totalBytes) => {
         this.log.info({ replid, offset, transfer, totalBytes }, 'full sync: loading the snapshot');
         this.replid = replid;
+        this.needFullResync = false;
         this.fullSync.begin(offset, totalBytes);
         this.pump.resetAt(offset, 0);
         void this.relay.reset(replid, offset, 0);
@@ -185,6 +188,8 @@ export class Replica extends EventEmitter {
         // attempt is a new full sync.
         if (this.fullSync.phase === 'loading') {
           this.fullSync.abort(reason);
+          this.link.setResume({ replid: null, offset: -1 });
+        } else if (this.needFullResync) {
           this.link.setResume({ replid: null, offset: -1 });
         } else this.link.setResume({ replid: this.replid, offset: this.pump.ingested });
       },
@@ -254,6 +259,13 @@ export class Replica extends EventEmitter {
   }
 
   private onHalt(h: HaltInfo): void {
+    if (this.syncing && h.source.startsWith('shard ')) {
+      // A shard could not load the snapshot (e.g. a corrupt ziplist). Clients keep reading the data
+      // from before the sync; ask the master for a new one: the halted shard resumes at its start.
+      this.fullSync.fail(`${h.code ?? 'PARAREPLICA_APPLY_FAILED'}: ${h.message ?? ''}`);
+      this.needFullResync = true;
+      this.link.restart('a shard failed to load the snapshot; asking the master for a new full sync');
+    }
     if (!this.halt) this.halt = h;
     this.log.error(h, 'applying stopped: the replica keeps serving the data applied so far');
     this.emit('halted', h);

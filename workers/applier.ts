@@ -188,7 +188,10 @@ export default async function applier(task: ApplierTask): Promise<void> {
           if (halted) {
             // A failed snapshot load halts the shard until the main thread aborts that load: the
             // abort puts the shard back on its data from before the load, so it may apply again.
-            if (kind !== RecordKind.SYNC_ABORT || !store.state.loading) continue;
+            // A new full sync (SYNC_BEGIN) replaces all data whatever stopped the shard: it resumes
+            // there too (beginLoad first aborts a load left unfinished).
+            const resumes = kind === RecordKind.SYNC_BEGIN || (kind === RecordKind.SYNC_ABORT && store.state.loading);
+            if (!resumes) continue;
             halted = false;
             shared.setShardWord(shard, S_HALTED, 0);
             status({ type: 'resumed', shard });

@@ -52,6 +52,8 @@ export class FullSync {
   readonly progress: SyncProgress;
 
   private endId = 0;
+  /** The error of the current sync was recorded (the first one is the one reported). */
+  private failedThisSync = false;
   private readonly chunk = new ChunkEncoder();
   private cur: { key: Buffer; db: number; type: number; expireMs: number; shard: number; first: boolean } | null = null;
 
@@ -70,6 +72,7 @@ export class FullSync {
     this.offset = offset;
     this.keys = 0;
     this.skippedKeys = 0;
+    this.failedThisSync = false;
     this.cur = null;
     const epoch = this.shared.nextEpoch();
     for (let d = 0; d < 256; d++) this.shared.publishEpoch(d, epoch);
@@ -94,10 +97,17 @@ export class FullSync {
     this.cur = null;
     this.chunk.reset();
     this.aborted++;
-    this.lastError = reason;
+    this.fail(reason);
     this.router.broadcast(RecordKind.SYNC_ABORT, 0, -1, this.shared.nextEpoch());
     this.progress.stop(false, reason);
     this.log.warn({ reason, keysSent: this.keys }, 'full sync aborted: the replica keeps serving the data from before it');
+  }
+
+  /** Records why the current sync failed (the first reason only). */
+  fail(reason: string): void {
+    if (this.failedThisSync) return;
+    this.failedThisSync = true;
+    this.lastError = reason;
   }
 
   /** Called by the replica's cron. Returns true when the sync just completed on every shard. */

@@ -137,6 +137,11 @@ export class MasterLink {
   }
 
   /** Closes the link for good; no reconnect. Resolves once the socket is closed. */
+  /** Drops the current connection (if any); the link reconnects after its usual backoff. */
+  restart(reason: string): void {
+    if (this.conn) this.fail(this.conn, new ParaError('PARAREPLICA_RESYNC', reason, {}));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
