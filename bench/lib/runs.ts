@@ -136,7 +136,7 @@ export function haveRedisServer(): boolean {
 }
 
 /** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, in 1/100 s ticks). */
-async function procCpuSeconds(pid: number): Promise<number | null> {
+export async function procCpuSeconds(pid: number): Promise<number | null> {
   try {
     const st = await readFile(`/proc/${pid}/stat`, 'latin1');
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');

@@ -10,13 +10,14 @@
  * utime + stime. Afterwards DBSIZE and the sampled keys are checked against the generator's digests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, freePort, type Reply } from '../../test/helpers/redis.js';
 import { StandinMaster } from './standin-master.js';
 import { pollUntil, procStatusBytes } from './measure.js';
+import { procCpuSeconds } from './runs.js';
 import { verifyReplica, type Verification } from './snapshot-check.js';
 import type { Snapshot } from './snapshot-gen.js';
 
@@ -38,16 +39,6 @@ export interface LoadResult {
 
 const MAIN_JS = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-/** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, in 1/100 s ticks). */
-async function cpuSeconds(pid: number): Promise<number | null> {
-  try {
-    const st = await readFile(`/proc/${pid}/stat`, 'latin1');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 
 /** `field:value` lines of INFO replies. */
 function infoFields(rs: Reply[]): Map<string, string> {
@@ -124,7 +115,7 @@ async function loadRun(name: string, snap: Snapshot, o: LoadOptions, cmd: string
     }, 20, o.timeoutMs, aborted);
     const seconds = (t1 - standin.payloadFirstByteAt) / 1000;
     const peak = await procStatusBytes(child.proc.pid!, 'VmHWM');
-    const cpu = await cpuSeconds(child.proc.pid!);
+    const cpu = await procCpuSeconds(child.proc.pid!);
     const verification = await verifyReplica(client, snap.meta.keys, snap.meta.samples, snap.meta.huge);
     return {
       seconds: Math.round(seconds * 1000) / 1000,
