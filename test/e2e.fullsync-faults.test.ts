@@ -27,7 +27,7 @@ import { assertSameKeyspace } from './helpers/keyspace.js';
 import { buildDataset, saveSnapshot, waitSynced } from './helpers/snapshot-data.js';
 import { PayloadMaster, diskPayload, disklessPayload, type Script } from './helpers/payload-master.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/rdb/', import.meta.url).pathname;
+const FIXTURES = new URL('../../test/fixtures/rdb/', import.meta.url).pathname;
 const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
 const DBS = [0, 2, 9];
 const CORRUPT = /PARAREPLICA_RDB_CORRUPT/;

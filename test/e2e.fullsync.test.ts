@@ -26,7 +26,7 @@ import {
 } from './helpers/snapshot-data.js';
 import { PayloadMaster, diskPayload, disklessPayload } from './helpers/payload-master.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/rdb/', import.meta.url).pathname;
+const FIXTURES = new URL('../../test/fixtures/rdb/', import.meta.url).pathname;
 const BIG = process.env.E2E_BIG === '1' ? 1_000_000 : 200_000;
 const CORRUPT = /PARAREPLICA_RDB_CORRUPT/;
 

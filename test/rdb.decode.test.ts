@@ -24,7 +24,7 @@ import { readDumpValue } from '../workers/rdb_value.js';
 import { applyLoadRecord } from '../workers/rdb_load.js';
 import { T_STRING, T_LIST, T_SET, T_ZSET, T_HASH } from '../workers/meta.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/rdb');
+const FIXTURES = new URL('../../test/fixtures/rdb/', import.meta.url).pathname;
 let redis: RedisServer;
 let t: TestStore;
 let epoch = 1;

@@ -174,7 +174,7 @@ test('bytes after the checksum are left to the caller', () => {
   assert.ok(p2.done);
 });
 
-const FIXTURES = '/work/shared/fixtures/rdb';
+const FIXTURES = new URL('../../test/fixtures/rdb/', import.meta.url).pathname;
 
 /** Every callback of a whole parse, as text (keys and strings latin1, parts hex). */
 function callsOf(buf: Buffer): { calls: string[]; parser: RdbParser } {
