@@ -128,6 +128,23 @@ export class Keyspace {
   }
 
   /**
+   * A key first seen in the snapshot being loaded (state.loading): it cannot exist yet in the fresh
+   * view (a snapshot holds each key once), so no LevelDB read. A key already in this group's overlay
+   * is returned as is (a duplicate in one group is still seen by the caller).
+   */
+  refNew(logicalDb: number, key: Buffer): KeyRef {
+    const db = this.homeOf(logicalDb);
+    const epoch = this.epochOf(db);
+    const lk = metaKey(db, epoch, key);
+    const id = lk.toString('latin1');
+    const known = this.metas.get(id);
+    if (known !== undefined || !this.state.loading) return known ?? this.ref(logicalDb, key);
+    const r = new KeyRef(db, epoch, lk, id, null);
+    this.metas.set(id, r);
+    return r;
+  }
+
+  /**
    * Resolve a key for a read: null if absent or logically expired (nowMs > expireMs). Does not grow
    * the overlay. The returned ref must not be written through.
    */
@@ -364,7 +381,8 @@ export class Keyspace {
     this.state.prev = old;
     this.retired = old;
     Object.assign(this.state, { homes: [], epochs: [], baseEpoch: epoch, keys: [], expires: [], loading: true });
-    for (let db = 0; db < 16; db++) this.metaCache.markEmpty(db, epoch);
+    // No known-empty epoch here: loaded metas are not cached (commit), so "no entry" cannot mean
+    // "absent". New keys need no read anyway (refNew).
     this.stateDirty = true;
   }
 
@@ -446,7 +464,9 @@ export class Keyspace {
       r.dirty = false;
       // A view of the encoder's scratch buffer: the native batch copies it at once.
       if (r.meta === null) raw._del(r.lk); else raw._put(r.lk, this.encoder.encode(r.meta, true));
-      this.metaCache.committed(r);
+      // A snapshot load writes each key once and rarely reads it again soon: caching its metas would
+      // only fill the heap (100k decoded values per shard) and make GC the bottleneck.
+      if (this.state.loading) this.metaCache.forget(r); else this.metaCache.committed(r);
     }
     for (const s of this.memberOv.values()) {
       for (const e of s.parts.values()) {

@@ -78,6 +78,13 @@ export class MetaCache {
     if (r.meta === null && r.entry !== null) r.entry.meta = null;
   }
 
+  /** commit() during a snapshot load: r's key is not cached (the next access reads LevelDB). */
+  forget(r: KeyRef): void {
+    this.map.delete(r.id);
+    this.removals++;   // even if it had no entry: "no entry" must no longer mean "absent"
+    r.entry = null;
+  }
+
   /** A ref held across a commit is being changed again: its entry no longer holds the committed meta. */
   invalidate(r: KeyRef): void {
     if (r.entry !== null) r.entry.meta = undefined;

@@ -152,7 +152,8 @@ export function applyLoadRecord(ks: Keyspace, db: number, type: number, flags: n
     if (argv.length < 2) corrupt('the load record has no expiry field');
     const kind = kindOfRdbType(type);
     if (kind < 0) throw unsupportedValue(type);
-    if (flags & REC_F_FIRST && ks.ref(db, key).meta !== null) corrupt('the key appears twice in the snapshot');
+    // A key twice in one group is caught here; across groups it is not looked up (refNew: no read).
+    if (flags & REC_F_FIRST && ks.refNew(db, key).meta !== null) corrupt('the key appears twice in the snapshot');
     const flat = elementsOf(type, argv);
     const from = flat === argv ? 2 : 0;
     if (kind === T_STRING && flat.length - from !== 1) corrupt('a string value must be one part');
