@@ -55,6 +55,12 @@ export class Keyspace {
   /** Records outside the key layout (exchange outbox, layout.ts) written with the next commit. */
   protected rawOps = new Map<string, { k: Buffer; v: Buffer | null }>();
   protected dirtyData = false;
+  /**
+   * Collection versions allocated since the last commit()/discard(): nothing of them is in LevelDB or
+   * in a batch being written (versions are never reused), so a member missing from the overlay is
+   * absent without a LevelDB read. Big collections (snapshot loads, large SADD/ZADD) skip most reads.
+   */
+  protected newVersions = new Set<number>();
   protected stateDirty = false;
   protected committing: Promise<void> | null = null;
   /** The state as written by the latest commit() batch (in flight or durable): what discard() restores. */
@@ -229,6 +235,7 @@ export class Keyspace {
   toPerMember(r: KeyRef, extra: any = null): void {
     const m = r.meta!;
     m.version = this.state.nextVersion++;
+    this.newVersions.add(m.version);
     if (this.state.nextVersion > 0xffffffff) {
       throw new ParaError('PARAREPLICA_APPLY_FAILED', 'collection version counter exhausted (2^32); resync this replica into a fresh data directory', {});
     }
@@ -252,6 +259,7 @@ export class Keyspace {
     const id = part.toString('latin1');
     const e = this.memberOv.get(v)?.parts.get(id) ?? this.pendingMemberOv?.get(v)?.parts.get(id);
     if (e !== undefined) return e.value ?? undefined;
+    if (this.newVersions.has(v)) return undefined;   // born in this group: every record is in the overlay
     return this.db.getSync(Buffer.concat([memberPrefix(r.db, r.epoch, v), part]));
   }
 
@@ -482,6 +490,7 @@ export class Keyspace {
     this.committedState = copyState(this.state);
     this.pendingMetas = this.metas; this.pendingMemberOv = this.memberOv;
     this.metas = new Map(); this.memberOv = new Map(); this.newGarbage = [];
+    this.newVersions.clear();
     this.dirtyData = false; this.stateDirty = false;
     const p = batch.write();
     this.committing = p;
@@ -510,6 +519,7 @@ export class Keyspace {
    */
   discard(): void {
     this.metaCache.forgetEmpty();   // an epoch switch of this group is undone
+    this.newVersions.clear();
     this.metas.clear();
     this.memberOv.clear();
     this.newGarbage = [];
