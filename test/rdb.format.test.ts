@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc64, crc64Init, crc64Update, crc64Value } from '../src/rdb/crc64.js';
 import { lzfDecompress } from '../src/rdb/lzf.js';
+import { feedInChunks } from './helpers/chunks.js';
 import { RdbParser, type RdbHandler } from '../src/rdb/parser.js';
 import { ParaError } from '../src/errors.js';
 
@@ -159,13 +160,7 @@ function run(buf: Buffer, cuts: number[] = []): Log {
     entry: (e) => calls.push(`entry ${e.db} ${e.key.toString('latin1')}=${e.value.length > 40 ? `<${e.value.length} bytes>` : e.value.toString('latin1')} ${e.expireMs}`),
   };
   const parser = new RdbParser(h);
-  let used = 0;
-  let prev = 0;
-  for (const c of [...[...new Set(cuts.map((x) => x % (buf.length + 1)))].sort((a, b) => a - b), buf.length]) {
-    used += parser.feed(buf.subarray(prev, c));
-    prev = c;
-    if (parser.done) break;
-  }
+  const used = feedInChunks(parser, buf, cuts);
   return { calls, parser, used };
 }
 

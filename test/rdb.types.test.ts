@@ -14,6 +14,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
+import { chunkEnds } from './helpers/chunks.js';
 import { RdbParser, type RdbEntry, type RdbParserOptions } from '../src/rdb/parser.js';
 import { ParaError } from '../src/errors.js';
 import { Client, startRedis, type RedisServer, type Reply } from './helpers/redis.js';
@@ -132,7 +133,7 @@ function parse(buf: Buffer, cuts: number[], opts: RdbParserOptions, decode = tru
   const skipped: string[] = [];
   const parser = new RdbParser(collector(decode ? keys : null, digest, skipped), opts);
   let prev = 0;
-  for (const c of [...[...new Set(cuts.map((x) => x % (buf.length + 1)))].sort((a, b) => a - b), buf.length]) {
+  for (const c of chunkEnds(cuts, buf.length)) {
     const used = parser.feed(buf.subarray(prev, c));
     if (parser.done) break;
     assert.equal(used, c - prev);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { crc64 } from '../src/rdb/crc64.js';
+import { feedInChunks } from './helpers/chunks.js';
 import { RdbParser, type RdbHandler, type RdbParserOptions } from '../src/rdb/parser.js';
 import { ParaError } from '../src/errors.js';
 
@@ -64,13 +65,7 @@ function run(buf: Buffer, cuts: number[] = [], opts?: RdbParserOptions): Log {
     skipped: (k, db, type) => calls.push(`skipped ${show(k)} ${db} ${type}`),
   };
   const parser = new RdbParser(h, opts);
-  let used = 0;
-  let prev = 0;
-  for (const c of [...[...new Set(cuts.map((x) => x % (buf.length + 1)))].sort((a, b) => a - b), buf.length]) {
-    used += parser.feed(buf.subarray(prev, c));
-    prev = c;
-    if (parser.done) break;
-  }
+  const used = feedInChunks(parser, buf, cuts);
   return { calls, parser, used };
 }
 
