@@ -28,7 +28,8 @@ import {
 import { Meta, KeyRef, MetaEncoder, encodeMeta, decodeMeta } from './meta.js';
 import { MetaCache } from './meta-cache.js';
 import type { RangeOptions } from './command-api.js';
-import { mergeRange, reclaimStep, rawBatch, OverlayEntry } from './ranges.js';
+import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
+import { BatchSource } from './native-batch.js';
 
 interface MemberEntry { part: Buffer; value: Buffer | null }
 interface VersionSlot { db: number; prefix: Buffer; parts: Map<string, MemberEntry> }
@@ -61,6 +62,8 @@ export class Keyspace {
    * absent without a LevelDB read. Big collections (snapshot loads, large SADD/ZADD) skip most reads.
    */
   protected newVersions = new Set<number>();
+  /** The LevelDB batch of each commit (native-batch.ts: one reused native batch). */
+  private readonly batches: BatchSource;
   protected stateDirty = false;
   protected committing: Promise<void> | null = null;
   /** The state as written by the latest commit() batch (in flight or durable): what discard() restores. */
@@ -72,6 +75,7 @@ export class Keyspace {
     this.state = state;
     this.committedState = copyState(state);
     this.metaCache = new MetaCache(db);
+    this.batches = new BatchSource(db);
     if (state.loading) this.retired = state.prev ?? null;   // reopened mid-load (until abortLoad)
   }
 
@@ -465,13 +469,12 @@ export class Keyspace {
       this.metas.clear();
       return;
     }
-    const batch = this.db.batch();
-    const raw = rawBatch(this.db, batch);
+    const batch = this.batches.next();
     for (const r of this.metas.values()) {
       if (!r.dirty) { this.metaCache.untouched(r); continue; }
       r.dirty = false;
       // A view of the encoder's scratch buffer: the native batch copies it at once.
-      if (r.meta === null) raw._del(r.lk); else raw._put(r.lk, this.encoder.encode(r.meta, true));
+      if (r.meta === null) batch._del(r.lk); else batch._put(r.lk, this.encoder.encode(r.meta, true));
       // A snapshot load writes each key once and rarely reads it again soon: caching its metas would
       // only fill the heap (100k decoded values per shard) and make GC the bottleneck.
       if (this.state.loading) this.metaCache.forget(r); else this.metaCache.committed(r);
@@ -479,13 +482,13 @@ export class Keyspace {
     for (const s of this.memberOv.values()) {
       for (const e of s.parts.values()) {
         const k = Buffer.concat([s.prefix, e.part]);
-        if (e.value === null) raw._del(k); else raw._put(k, e.value);
+        if (e.value === null) batch._del(k); else batch._put(k, e.value);
       }
     }
-    for (const o of this.rawOps.values()) { if (o.v === null) batch.del(o.k); else batch.put(o.k, o.v); }
+    for (const o of this.rawOps.values()) { if (o.v === null) batch._del(o.k); else batch._put(o.k, o.v); }
     this.rawOps.clear();
-    for (const g of this.newGarbage) batch.put(garbageKey(this.state.garbageSeq++), packr.pack({ gte: g.gte, lt: g.lt }));
-    batch.put(STATE_KEY, packr.pack(this.state));
+    for (const g of this.newGarbage) batch._put(garbageKey(this.state.garbageSeq++), packr.pack({ gte: g.gte, lt: g.lt }));
+    batch._put(STATE_KEY, packr.pack(this.state));
     const prevCommitted = this.committedState;
     this.committedState = copyState(this.state);
     this.pendingMetas = this.metas; this.pendingMemberOv = this.memberOv;
