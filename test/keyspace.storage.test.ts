@@ -397,3 +397,23 @@ test('discard() after a failed batch write goes back to the last durable commit'
     await s.destroy();
   }
 });
+
+test('commits are durable through both batch paths: the reused native batch and a fresh chained batch', async () => {
+  const s = await TestStore.create('batch-paths');
+  try {
+    await s.w('set', 'a', '1');
+    await s.w('sadd', 'big', ...Array.from({ length: 200 }, (_, i) => `m${i}`));
+    await s.store.commit();                               // reused native batch
+    const db = s.store.db as unknown as { batch(): unknown };
+    db.batch = db.batch.bind(s.store.db);                 // an own batch(): the chained-batch path
+    await s.w('set', 'b', '2');
+    await s.w('srem', 'big', 'm0');
+    s.store.setApplied(7);
+    await s.store.commit();
+    await s.reopen();
+    assert.equal(await s.get('a'), '1');
+    assert.equal(await s.get('b'), '2');
+    assert.equal(await s.r('scard', 'big'), 199);
+    assert.equal(s.store.state.offset, 7);
+  } finally { await s.destroy(); }
+});

@@ -93,8 +93,9 @@ export class BatchSource {
       if (this.reused === undefined) this.reused = ReusedBatch.create(db);
       if (this.reused !== null) { this.reused.reset(); return this.reused; }
     }
+    // The public put/del here: abstract-level skips the write of a chained batch whose own count of
+    // operations is 0, and _put()/_del() do not count.
     const batch = db.batch();
-    const raw = rawBatch(db, batch);
-    return { _put: (k, v) => raw._put(k, v), _del: (k) => raw._del(k), write: () => batch.write() };
+    return { _put: (k, v) => { batch.put(k, v); }, _del: (k) => { batch.del(k); }, write: () => batch.write() };
   }
 }
