@@ -70,6 +70,8 @@ export class Keyspace {
   protected committedState: ShardState;
   protected readonly metaCache: MetaCache;
   private readonly encoder = new MetaEncoder();
+  /** Member record keys are built here at commit (the native batch copies each at once). */
+  private memberKey = Buffer.allocUnsafe(256);
 
   protected constructor(readonly db: ClassicLevel<Buffer, Buffer>, state: ShardState) {
     this.state = state;
@@ -481,7 +483,12 @@ export class Keyspace {
     }
     for (const s of this.memberOv.values()) {
       for (const e of s.parts.values()) {
-        const k = Buffer.concat([s.prefix, e.part]);
+        const n = s.prefix.length + e.part.length;
+        if (n > this.memberKey.length) this.memberKey = Buffer.allocUnsafe(Math.max(n, this.memberKey.length * 2));
+        s.prefix.copy(this.memberKey, 0);
+        e.part.copy(this.memberKey, s.prefix.length);
+        // A view of the scratch key: no allocation per member record (GC and malloc churn).
+        const k = this.memberKey.subarray(0, n);
         if (e.value === null) batch._del(k); else batch._put(k, e.value);
       }
     }
