@@ -394,7 +394,8 @@ export class Keyspace {
     }
     this.state.prev = old;
     this.retired = old;
-    Object.assign(this.state, { homes: [], epochs: [], baseEpoch: epoch, keys: [], expires: [], loading: true });
+    this.setView({ homes: [], epochs: [], baseEpoch: epoch, keys: [], expires: [] });
+    this.state.loading = true;
     // No known-empty epoch here: loaded metas are not cached (commit), so "no entry" cannot mean
     // "absent". New keys need no read anyway (refNew).
     this.stateDirty = true;
@@ -421,7 +422,7 @@ export class Keyspace {
     // Data of the partial load (any home may have got keys at the load epoch): garbage.
     for (const [v, slot] of this.memberOv) if (this.epochOf(slot.db) === loaded.baseEpoch) this.memberOv.delete(v);
     this.garbageOfView(loaded);
-    Object.assign(this.state, { homes: old.homes, epochs: old.epochs, baseEpoch: old.baseEpoch, keys: old.keys, expires: old.expires });
+    this.setView(old);
     this.state.prev = null;
     this.state.loading = false;
     this.retired = null;
@@ -436,12 +437,17 @@ export class Keyspace {
     const old = this.retired;
     if (old === null) return fn();
     const live = viewOf(this.state);
-    Object.assign(this.state, { homes: old.homes, epochs: old.epochs, baseEpoch: old.baseEpoch, keys: old.keys, expires: old.expires });
+    this.setView(old);
     try {
       return await fn();
     } finally {
-      Object.assign(this.state, { homes: live.homes, epochs: live.epochs, baseEpoch: live.baseEpoch, keys: live.keys, expires: live.expires });
+      this.setView(live);
     }
+  }
+
+  /** Make `v` the live view (its arrays are taken, not copied). */
+  private setView(v: DbView): void {
+    Object.assign(this.state, { homes: v.homes, epochs: v.epochs, baseEpoch: v.baseEpoch, keys: v.keys, expires: v.expires });
   }
 
   /** Every home of `v` that holds keys: its epoch's records become garbage. */

@@ -87,7 +87,7 @@ export interface ShardState {
 export interface DbView { homes: number[]; epochs: number[]; baseEpoch: number; keys: number[]; expires: number[] }
 
 /** A deep copy of the view fields of a state. */
-export function viewOf(s: ShardState): DbView {
+export function viewOf(s: Omit<DbView, 'baseEpoch'> & { baseEpoch?: number }): DbView {
   return { homes: [...s.homes], epochs: [...s.epochs], baseEpoch: s.baseEpoch ?? 0, keys: [...s.keys], expires: [...s.expires] };
 }
 
@@ -101,7 +101,7 @@ export function freshState(): ShardState {
 /** A deep copy of a state (its per-db arrays are not shared with the original). */
 export function copyState(s: ShardState): ShardState {
   return { ...s, homes: [...s.homes], epochs: [...s.epochs], baseEpoch: s.baseEpoch ?? 0, keys: [...s.keys], expires: [...s.expires],
-    prev: s.prev ? { ...s.prev, homes: [...s.prev.homes], epochs: [...s.prev.epochs], keys: [...s.prev.keys], expires: [...s.prev.expires] } : null };
+    prev: s.prev ? viewOf(s.prev) : null };
 }
 
 /** Grow a per-db counter array with zeros so that index `db` exists (msgpack has no holes). */
