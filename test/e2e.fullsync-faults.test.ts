@@ -133,11 +133,11 @@ class Harness {
     });
     await this.assertHolds(script.label ?? '');
     if (expectError instanceof RegExp) {
-      await waitFor('master_sync_last_error', async () => expectError.test(await this.lastError()), 5000).catch(async () =>
+      await waitFor('master_sync_last_error', async () => expectError.test(await this.lastError()), 15_000).catch(async () =>
         assert.fail(`${script.label}: master_sync_last_error=${JSON.stringify(await this.lastError())} does not match ${expectError} ` +
           `(link error: ${this.replica.internals.link.status().lastError})`));
     } else if (expectError === 'set') {
-      await waitFor('master_sync_last_error set', async () => (await this.lastError()) !== '', 5000).catch(async () =>
+      await waitFor('master_sync_last_error set', async () => (await this.lastError()) !== '', 15_000).catch(async () =>
         assert.fail(`${script.label}: master_sync_last_error is ${JSON.stringify(await this.lastError())}`));
     }
     await this.assertHolds(`${script.label} (again)`);
