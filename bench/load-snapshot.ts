@@ -16,7 +16,8 @@
  *
  * Output: progress on stderr; ONE JSON object on stdout:
  *   { bench, snapshot: { bytes, keys, path, cached, counts, withTtl, … }, workers, diskless,
- *     parareplica: { seconds, keysPerSec, mbPerSec, peakRssBytes, verified, cpuSeconds, … } | { error } | null,
+ *     parareplica: { seconds, keysPerSec, mbPerSec, peakRssBytes, memAllocator, rssMiBByQuarter (highest RSS
+ *       in each quarter of the load), verified, cpuSeconds, … } | { error } | null,
  *     redis: { …same… } | { error } | null, ratio: parareplica.keysPerSec / redis.keysPerSec, verified }
  * `verified`: every replica that ran has DBSIZE = the snapshot's key count and the generator's TYPE,
  * PEXPIRETIME, length and content digest for every sampled key. Exit code 1 when a run failed or a
@@ -35,7 +36,8 @@ async function attempt(name: string, fn: () => Promise<LoadResult>): Promise<Out
   try {
     const r = await fn();
     log(`${name}: ${r.seconds} s, ${r.keysPerSec} keys/s, ${r.mbPerSec} MB/s, peak RSS ` +
-      `${r.peakRssBytes === null ? '?' : Math.round(r.peakRssBytes / 2 ** 20)} MiB, cpu ${String(r.cpuSeconds)} s, ` +
+      `${r.peakRssBytes === null ? '?' : Math.round(r.peakRssBytes / 2 ** 20)} MiB (${String(r.memAllocator)}; by quarter ` +
+      `${(r.rssMiBByQuarter as unknown[]).join('/')} MiB), cpu ${String(r.cpuSeconds)} s, ` +
       `verified ${String(r.verified)}${r.verified ? '' : `: ${r.verification.mismatches.join('; ')}`}`);
     return r;
   } catch (e) {

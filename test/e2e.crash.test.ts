@@ -17,10 +17,11 @@ import { assertSameKeyspace } from './helpers/keyspace.js';
 import { makeRng } from './helpers/loadgen.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 5);
-const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
+/** Started as `npm start` starts it (exec'd in place, so SIGKILL hits the replica process itself). */
+const LAUNCHER = new URL('../../src/cli/parareplica.sh', import.meta.url).pathname;
 
 function startReplica(masterPort: number, port: number, dir: string): ChildProcess {
-  return spawn(process.execPath, [MAIN, '--master', `127.0.0.1:${masterPort}`, '--port', String(port), '--dir', dir,
+  return spawn('sh', [LAUNCHER, '--master', `127.0.0.1:${masterPort}`, '--port', String(port), '--dir', dir,
     '--workers', '3', '--log-level', process.env.CRASH_LOG ?? 'warn'], { stdio: ['ignore', process.env.CRASH_LOG ? 'inherit' : 'ignore', 'inherit'] });
 }
 

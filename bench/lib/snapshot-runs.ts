@@ -1,7 +1,8 @@
 /**
  * The two runs of the snapshot-load bench, one after the other, each a CHILD PROCESS replica of its
  * own stand-in master serving the same RDB file (streamed from disk, `$<len>` or `$EOF:` framing):
- *   A. parareplica: `node dist/src/cli/main.js --master … --port P --dir D --workers W`;
+ *   A. parareplica: `sh src/cli/parareplica.sh --master … --port P --dir D --workers W`, as `npm start`
+ *      runs it (jemalloc when installed; PARAREPLICA_ALLOCATOR=system in the environment to compare);
  *   B. a real `redis-server --replicaof …` (its default repl-diskless-load disabled: it writes the
  *      payload to disk, then loads it).
  * Each is timed from the stand-in writing the payload header to the first INFO poll (every 20 ms)
@@ -37,7 +38,8 @@ export interface LoadResult {
   [extra: string]: unknown;
 }
 
-const MAIN_JS = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The launcher `npm start` runs (it execs node on dist/src/cli/main.js, under jemalloc when installed). */
+const LAUNCHER = fileURLToPath(new URL('../../../src/cli/parareplica.sh', import.meta.url));
 
 
 /** `field:value` lines of INFO replies. */
@@ -109,8 +111,16 @@ async function loadRun(name: string, snap: Snapshot, o: LoadOptions, cmd: string
     await timeout(standin.payloadStarted(), 60000, `${name} to PSYNC`);
     o.log(`${name}: loading ${snap.meta.bytes} bytes (${standin.framing} framing)`);
     let fields = new Map<string, string>();
+    const rss: Array<[number, number]> = [];
+    let lastRssAt = 0;
     const t1 = await pollUntil(async () => {
       fields = infoFields(await client.pipeline([['INFO', 'replication'], ['INFO', 'persistence']]));
+      const now = performance.now();   // the clock of pollUntil and payloadFirstByteAt
+      if (now - lastRssAt >= 250) {
+        lastRssAt = now;
+        const b = await procStatusBytes(child.proc.pid!, 'VmRSS');
+        if (b !== null) rss.push([now, b]);
+      }
       return synced(fields);
     }, 20, o.timeoutMs, aborted);
     const seconds = (t1 - standin.payloadFirstByteAt) / 1000;
@@ -122,6 +132,8 @@ async function loadRun(name: string, snap: Snapshot, o: LoadOptions, cmd: string
       keysPerSec: Math.round(snap.meta.keys / seconds),
       mbPerSec: Math.round((snap.meta.bytes / 1e6 / seconds) * 100) / 100,
       peakRssBytes: peak,
+      memAllocator: infoFields(await client.pipeline([['INFO', 'memory']])).get('mem_allocator') ?? null,
+      rssMiBByQuarter: byQuarter(rss, standin.payloadFirstByteAt, t1),
       verified: verification.ok,
       cpuSeconds: cpu,
       transferSeconds: Math.round(standin.payloadLastByteAt - standin.payloadFirstByteAt) / 1000,
@@ -141,9 +153,24 @@ async function loadRun(name: string, snap: Snapshot, o: LoadOptions, cmd: string
 
 const num = (f: Map<string, string>, k: string): number | null => (f.has(k) ? Number(f.get(k)) : null);
 
-/** Run A: parareplica as a child process. */
+/**
+ * The highest RSS sampled (every 250 ms) in each quarter of the load's duration, in MiB: flat
+ * quarters mean memory does not grow with the amount loaded.
+ */
+function byQuarter(samples: Array<[number, number]>, from: number, to: number): Array<number | null> {
+  const q: Array<number | null> = [null, null, null, null];
+  const span = Math.max(1, to - from);
+  for (const [t, b] of samples) {
+    if (t < from) continue;
+    const i = Math.min(3, Math.floor(((t - from) / span) * 4));
+    q[i] = Math.max(q[i] ?? 0, Math.round(b / 2 ** 20));
+  }
+  return q;
+}
+
+/** Run A: parareplica as a child process, started like `npm start` (src/cli/parareplica.sh). */
 export function loadParareplica(snap: Snapshot, o: LoadOptions): Promise<LoadResult> {
-  return loadRun('parareplica', snap, o, process.execPath, (sp, port, dir) => [MAIN_JS, '--master', `127.0.0.1:${sp}`,
+  return loadRun('parareplica', snap, o, 'sh', (sp, port, dir) => [LAUNCHER, '--master', `127.0.0.1:${sp}`,
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--workers', String(o.workers),
     '--repl-timeout', '3600', '--no-progress', '--log-level', 'warn'],
   (f) => ({ syncKeys: num(f, 'master_sync_keys'), syncSkippedKeys: num(f, 'master_sync_skipped_keys'),

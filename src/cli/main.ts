@@ -8,6 +8,7 @@ import pino from 'pino';
 import { parseArgs } from './options.js';
 import { Replica } from '../replica.js';
 import { isParaError } from '../errors.js';
+import { allocator } from '../util/memory.js';
 
 async function main(): Promise<void> {
   let options;
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = pino({ level: options.logLevel });
+  const alloc = allocator();
+  if (alloc.name === 'jemalloc') log.info({ allocator: alloc.name, path: alloc.path }, 'memory allocator: jemalloc');
+  else log.info({ allocator: alloc.name }, 'memory allocator: the system malloc; RSS grows during big snapshot loads — start with `npm start` or src/cli/parareplica.sh, which use jemalloc when installed (Debian: libjemalloc2)');
   let replica: Replica;
   try {
     replica = await Replica.start({ ...options, workers: options.workersExplicit ? options.workers : undefined, logger: log });

@@ -15,7 +15,8 @@ import { Dispatcher } from './dispatch.js';
 import { KeyspaceReader } from './keyspace.js';
 import type { ServerContext } from './server-commands.js';
 import { Session, type SessionHost } from './session.js';
-import { PARAREPLICA_VERSION, REDIS_COMPAT_VERSION, type InfoSection } from './info.js';
+import { PARAREPLICA_VERSION, REDIS_COMPAT_VERSION, type InfoFields, type InfoSection } from './info.js';
+import { allocator, humanBytes, residentBytes } from '../util/memory.js';
 
 export type { ReadBackend, ReadServerOptions, ReadServerStats } from './backend.js';
 
@@ -159,6 +160,7 @@ export class ReadServer {
         ['tracking_clients', 0],
         ['clients_in_timeout_table', 0],
       ]],
+      ['Memory', memoryFields()],
       ['Stats', [
         ['total_connections_received', this.totalConnections],
         ['total_commands_processed', this.totalCommands],
@@ -182,4 +184,19 @@ export class ReadServer {
       ['appendonly', 'no'],
     ];
   }
+}
+
+/**
+ * INFO memory. The whole process (main thread, appliers, LevelDB) shares one heap, so used_memory is
+ * its resident set (Redis: the bytes its allocator handed out) and used_memory_peak the peak RSS.
+ */
+function memoryFields(): InfoFields {
+  const { rss, peak } = residentBytes();
+  const top = Math.max(peak, rss);
+  return [
+    ['used_memory', rss], ['used_memory_human', humanBytes(rss)],
+    ['used_memory_rss', rss], ['used_memory_rss_human', humanBytes(rss)],
+    ['used_memory_peak', top], ['used_memory_peak_human', humanBytes(top)],
+    ['mem_allocator', allocator().name],
+  ];
 }
