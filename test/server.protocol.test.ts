@@ -109,8 +109,10 @@ describe('read server protocol', () => {
     assert.equal(repl, '# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\n');
     const all = str(await c.call('INFO'));
     const headers = all.split('\r\n').filter((l) => l.startsWith('#'));
-    assert.deepEqual(headers, ['# Server', '# Clients', '# Stats', '# Replication', '# Applier', '# Keyspace']);
+    assert.deepEqual(headers, ['# Server', '# Clients', '# Memory', '# Stats', '# Replication', '# Applier', '# Keyspace']);
     assert.match(all, /\r\n\r\n# Clients\r\n/);
+    assert.match(all, /\r\n# Memory\r\nused_memory:\d+\r\nused_memory_human:[\d.]+[KMGT]\r\nused_memory_rss:\d+\r\n/);
+    assert.match(all, /\r\nmem_allocator:(jemalloc|libc)\r\n/);
     assert.match(all, /^# Server\r\nredis_version:7\.0\.15\r\nparareplica_version:\d+\.\d+\.\d+\r\n/);
     assert.match(all, new RegExp(`\r\ntcp_port:${port}\r\n`));
     assert.match(all, /\r\nprocess_id:\d+\r\n/);
