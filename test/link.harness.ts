@@ -138,6 +138,7 @@ export interface Recorder extends LinkHandler {
 }
 
 export function recorder(): Recorder {
+  let bigString: { db: number; key: string; type: number; expireMs: number; pieces: Buffer[] } | null = null;
   const r: Recorder = {
     events: [], entries: [], syncs: [], continues: [], ends: 0, downs: [], batches: [], chunks: [],
     delivered: -1, ack: null,
@@ -153,6 +154,17 @@ export function recorder(): Recorder {
     rdb: {
       entry(e) {
         r.entries.push({ db: e.db, key: e.key.toString(), value: Buffer.from(e.value), type: e.type, expireMs: e.expireMs });
+      },
+      // Strings over 64 KiB arrive in pieces; collections are not recorded (the link tests use strings).
+      begin(e) {
+        bigString = e.type === 0 ? { db: e.db, key: e.key.toString(), type: 0, expireMs: e.expireMs, pieces: [] } : null;
+      },
+      part(a) { bigString?.pieces.push(Buffer.from(a)); },
+      end() {
+        if (bigString === null) return;
+        const { pieces, ...rest } = bigString;
+        r.entries.push({ ...rest, value: Buffer.concat(pieces) });
+        bigString = null;
       },
     },
     fullSyncEnd() {

@@ -270,11 +270,18 @@ test('an unsupported type names the key, escaped, and its db', () => {
 test('a large value in small chunks is parsed in linear time', () => {
   const value = Buffer.alloc(16 << 20, 0x62);
   const buf = rdbFile(10, [Buffer.from([0x00]), str('k'), str(value)]);
-  let got = 0;
-  const parser = new RdbParser({ entry: (e) => { got = e.value.length; } });
+  // A string this long is streamed (begin/part/end, pieces of at most 64 KiB), never held whole.
+  let got = 0, pieces = 0, announced = 0;
+  const parser = new RdbParser({
+    entry: (e) => { got = e.value.length; },
+    begin: (_e, count) => { announced = count; },
+    part: (a) => { assert.ok(a.length <= 64 << 10); got += a.length; pieces++; },
+  });
   const t0 = Date.now();
   for (let off = 0; off < buf.length; off += 1024) parser.feed(buf.subarray(off, off + 1024));
   assert.ok(parser.done);
   assert.equal(got, value.length);
+  assert.equal(announced, value.length);
+  assert.equal(pieces, 256);
   assert.ok(Date.now() - t0 < 20000, 'parsing took too long');
 });

@@ -15,7 +15,8 @@ import { ParaError } from '../src/errors.js';
 import { Client, startRedis, type RedisServer, type Reply } from './helpers/redis.js';
 
 interface Parsed {
-  entries: { db: number; key: string; type: number; value: Buffer; expireMs: number }[];
+  /** Every key; a long string (begin/part/end) reassembled from its pieces, with `streamed` set. */
+  entries: { db: number; key: string; type: number; value: Buffer; expireMs: number; streamed?: boolean }[];
   aux: Map<string, string>;
   functions: string[];
   selects: number[];
@@ -26,6 +27,7 @@ interface Parsed {
 /** Feeds `buf` cut at `cuts` (positions modulo its length); keys are latin1 strings. */
 function parseRdb(buf: Buffer, cuts: number[] = [], opts?: RdbParserOptions): Parsed {
   const out: Parsed = { entries: [], aux: new Map(), functions: [], selects: [], parser: null as never, consumed: 0 };
+  let pieces: Buffer[] | null = null;
   const parser = new RdbParser(
     {
       aux: (k, v) => out.aux.set(k.toString('latin1'), v.toString('latin1')),
@@ -33,6 +35,25 @@ function parseRdb(buf: Buffer, cuts: number[] = [], opts?: RdbParserOptions): Pa
       functionLib: (code) => out.functions.push(code.toString('utf8')),
       entry: (e) => {
         out.entries.push({ db: e.db, key: e.key.toString('latin1'), type: e.type, value: Buffer.from(e.value), expireMs: e.expireMs });
+      },
+      begin: (e, count) => {
+        pieces = null;
+        if (e.type !== 0) return; // only a flipped type byte gives a collection here
+        assert.ok(count > 65536, `begin for a string of ${count} bytes`);
+        pieces = [];
+        out.entries.push({ db: e.db, key: e.key.toString('latin1'), type: e.type, value: Buffer.alloc(count), expireMs: e.expireMs, streamed: true });
+      },
+      part: (a) => {
+        if (pieces === null) return;
+        assert.ok(a.length > 0 && a.length <= 65536, `piece of ${a.length} bytes`);
+        pieces.push(Buffer.from(a));
+      },
+      end: () => {
+        if (pieces === null) return;
+        const last = out.entries[out.entries.length - 1];
+        const whole = Buffer.concat(pieces);
+        assert.equal(whole.length, last.value.length, 'the pieces add up to the announced length');
+        last.value = whole;
       },
     },
     opts,
@@ -130,7 +151,9 @@ function checkAgainstServer(p: Parsed): void {
     assert.equal(e.type, 0);
     assert.ok(t.value.equals(e.value), `value of ${JSON.stringify(e.key.slice(0, 40))} (db ${e.db})`);
     assert.equal(e.expireMs, t.expireMs, `expiry of ${e.key}`);
+    assert.equal(e.streamed === true, e.value.length > 65536, `${e.key} streamed only when longer than 64 KiB`);
   }
+  assert.ok(p.entries.some((e) => e.key === 'lzf:big' && e.streamed) && p.entries.some((e) => e.key === 'random' && e.streamed));
   assert.deepEqual(p.functions, [libraryCode]);
   assert.equal(p.aux.get('redis-ver'), '7.0.15');
   assert.equal(p.aux.get('redis-bits'), '64');

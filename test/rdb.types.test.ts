@@ -76,7 +76,7 @@ function collector(keys: Map<string, KeyInfo> | null, digest: Hash, skipped: str
   const finish = (id: string, type: number, expireMs: number, items: string[], scores: number[]) => {
     let value: Value;
     switch (type) {
-      case 0: value = { t: 'string', v: items[0] }; break;
+      case 0: value = { t: 'string', v: items.join('') }; break;   // a long string comes in pieces
       case 4: case 16: value = { t: 'hash', v: byFirst(pairs(items)) }; break;
       case 2: case 11: value = { t: 'set', v: items.sort() }; break;
       case 5: value = { t: 'zset', v: byFirst(items.map((m, i) => [m, scores[i]] as [string, number])) }; break;

@@ -25,7 +25,8 @@ import {
   ShardState, DbView, viewOf, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
   garbageKey, prefixEnd,
 } from './layout.js';
-import { Meta, KeyRef, MetaEncoder, encodeMeta, decodeMeta } from './meta.js';
+import { Meta, KeyRef, MetaEncoder, SegMeta, SegReader, encodeMeta, decodeMeta } from './meta.js';
+import { readAll, settleString, needsSettle } from './string_segments.js';
 import { MetaCache } from './meta-cache.js';
 import type { RangeOptions } from './command-api.js';
 import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
@@ -34,7 +35,7 @@ import { BatchSource } from './native-batch.js';
 interface MemberEntry { part: Buffer; value: Buffer | null }
 interface VersionSlot { db: number; prefix: Buffer; parts: Map<string, MemberEntry> }
 
-export class Keyspace {
+export class Keyspace implements SegReader {
   failedCommands = 0;
   /**
    * false (default, what a Redis replica does): an expiry time already in the past sets that TTL
@@ -135,6 +136,7 @@ export class Keyspace {
       r = new KeyRef(db, epoch, lk, id, null);
       this.metaCache.take(r);   // the overlay owns the committed meta object now (meta-cache.ts)
     }
+    if (r.meta instanceof SegMeta) r.meta.bind(this, db, epoch);
     this.metas.set(id, r);
     return r;
   }
@@ -169,6 +171,7 @@ export class Keyspace {
     if (r === undefined) {
       const m = this.metaCache.peek(db, epoch, lk, id);
       if (m === null) return null;
+      if (m instanceof SegMeta) m.bind(this, db, epoch);   // never cached: this read's own object
       r = new KeyRef(db, epoch, lk, id, m);
     }
     const m = r.meta;
@@ -225,9 +228,7 @@ export class Keyspace {
   dropMembers(r: KeyRef): void {
     const m = r.meta!;
     if (m.version === 0) return;
-    const prefix = memberPrefix(r.db, r.epoch, m.version);
-    this.memberOv.delete(m.version);
-    this.newGarbage.push({ gte: prefix, lt: prefixEnd(prefix) });
+    this.dropVersion(r.db, r.epoch, m.version);
     m.version = 0; m.count = 0; m.value = null;
     this.dirty(r);
   }
@@ -240,20 +241,39 @@ export class Keyspace {
    */
   toPerMember(r: KeyRef, extra: any = null): void {
     const m = r.meta!;
-    m.version = this.state.nextVersion++;
-    this.newVersions.add(m.version);
-    if (this.state.nextVersion > 0xffffffff) {
-      throw new ParaError('PARAREPLICA_APPLY_FAILED', 'collection version counter exhausted (2^32); resync this replica into a fresh data directory', {});
-    }
+    m.version = this.newVersion();
     m.value = extra;
     this.dirty(r);
   }
 
+  /** @internal A fresh per-member version (born in this group: no LevelDB read for its members). */
+  newVersion(): number {
+    const v = this.state.nextVersion++;
+    this.newVersions.add(v);
+    if (this.state.nextVersion > 0xffffffff) {
+      throw new ParaError('PARAREPLICA_APPLY_FAILED', 'collection version counter exhausted (2^32); resync this replica into a fresh data directory', {});
+    }
+    return v;
+  }
+
+  /** @internal Every member record of `version` (in home `db` at `epoch`) becomes a garbage range. */
+  dropVersion(db: number, epoch: number, version: number): void {
+    const prefix = memberPrefix(db, epoch, version);
+    this.memberOv.delete(version);
+    this.newGarbage.push({ gte: prefix, lt: prefixEnd(prefix) });
+  }
+
+  /** SegReader: the bytes of a segmented string (string_segments.ts). */
+  readSegments(m: SegMeta): Buffer { return readAll(this, m); }
+
   private slotFor(r: KeyRef): VersionSlot {
-    const v = r.meta!.version;
+    return this.slotAt(r.db, r.epoch, r.meta!.version);
+  }
+
+  private slotAt(db: number, epoch: number, v: number): VersionSlot {
     let s = this.memberOv.get(v);
     if (s === undefined) {
-      s = { db: r.db, prefix: memberPrefix(r.db, r.epoch, v), parts: new Map() };
+      s = { db, prefix: memberPrefix(db, epoch, v), parts: new Map() };
       this.memberOv.set(v, s);
     }
     return s;
@@ -261,17 +281,27 @@ export class Keyspace {
 
   /** Point read of one member record (sync). */
   getMember(r: KeyRef, part: Buffer): Buffer | undefined {
-    const v = r.meta!.version;
+    return this.getMemberAt(r.db, r.epoch, r.meta!.version, part);
+  }
+
+  /** @internal getMember by home, epoch and version. */
+  getMemberAt(db: number, epoch: number, v: number, part: Buffer): Buffer | undefined {
     const id = part.toString('latin1');
     const e = this.memberOv.get(v)?.parts.get(id) ?? this.pendingMemberOv?.get(v)?.parts.get(id);
     if (e !== undefined) return e.value ?? undefined;
     if (this.newVersions.has(v)) return undefined;   // born in this group: every record is in the overlay
-    return this.db.getSync(Buffer.concat([memberPrefix(r.db, r.epoch, v), part]));
+    return this.db.getSync(Buffer.concat([memberPrefix(db, epoch, v), part]));
   }
 
   /** Write one member record (buffers kept until commit; no copy needed for argv views). */
   putMember(r: KeyRef, part: Buffer, value: Buffer): void {
     this.slotFor(r).parts.set(part.toString('latin1'), { part, value });
+    this.dirtyData = true;
+  }
+
+  /** @internal putMember by home, epoch and version. */
+  putMemberAt(db: number, epoch: number, v: number, part: Buffer, value: Buffer): void {
+    this.slotAt(db, epoch, v).parts.set(part.toString('latin1'), { part, value });
     this.dirtyData = true;
   }
 
@@ -327,7 +357,10 @@ export class Keyspace {
       if (r.dirty && r.db === db && r.epoch === epoch &&
           Buffer.compare(r.lk, gte) >= 0 && Buffer.compare(r.lk, lt) < 0) ov.push({ k: r.lk, v: r.meta });
     }
-    for await (const [k, m] of mergeRange(this.db, gte, lt, false, ov, decodeMeta)) yield [k.subarray(META_KEY_HEAD), m];
+    for await (const [k, m] of mergeRange(this.db, gte, lt, false, ov, decodeMeta)) {
+      if (m instanceof SegMeta && m.reader === null) m.bind(this, db, epoch);
+      yield [k.subarray(META_KEY_HEAD), m];
+    }
   }
 
   /** Put (v) or delete (null) a record outside the key layout in the next commit's batch. */
@@ -480,6 +513,7 @@ export class Keyspace {
     const batch = this.batches.next();
     for (const r of this.metas.values()) {
       if (!r.dirty) { this.metaCache.untouched(r); continue; }
+      if (r.meta !== null && needsSettle(r.meta)) settleString(this, r);   // big strings: segments
       r.dirty = false;
       // A view of the encoder's scratch buffer: the native batch copies it at once.
       if (r.meta === null) batch._del(r.lk); else batch._put(r.lk, this.encoder.encode(r.meta, true));

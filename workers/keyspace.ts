@@ -5,7 +5,9 @@
  * import everything from here. The parts, one concern per file:
  *
  *   layout.ts        LevelDB key layout (meta/member/state/garbage records), key builders, ShardState
- *   meta.ts          type codes, Meta and its byte codec, KeyRef, the committed-meta cache
+ *   meta.ts          type codes, Meta and its byte codec, KeyRef, SegMeta (a segmented string)
+ *   meta-cache.ts    the bounded cache of committed, decoded metas
+ *   string_segments.ts  strings over 1 MiB in 256 KiB segments: byte-range reads and writes, commit
  *   command-api.ts   handler and dispatch-table types, range options, reply constants, error texts
  *   ranges.ts        range reads merged with the overlay, background reclaim of garbage ranges
  *   keyspace-core.ts Keyspace: overlay, refs, members/scanMetas, epochs, commit, discard, reclaim
@@ -17,7 +19,7 @@
  */
 export {
   T_STRING, T_LIST, T_SET, T_ZSET, T_HASH, T_STREAM, TYPE_NAMES, INLINE_MAX_ENTRIES, INLINE_MAX_BYTES,
-  KeyRef, encodeMeta, decodeMeta,
+  KeyRef, SegMeta, STRING_SEG, STRING_SEG_MIN, encodeMeta, decodeMeta,
 } from './meta.js';
 export type { Meta } from './meta.js';
 export type { ShardState } from './layout.js';

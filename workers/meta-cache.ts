@@ -16,9 +16,12 @@
  * every key of that epoch that exists has an entry (refs get one the moment they are made), so a key
  * with no entry is absent: no LevelDB read. That is what a full sync into a fresh epoch and the start
  * of a replica on an empty directory look like. The first eviction (or a clear()) ends it.
+ *
+ * Segmented strings (SegMeta, meta.ts) are never cached: their entry stays "unknown" (LevelDB is read
+ * again, a cheap header-only meta), so no materialised big value is ever pinned here.
  */
 import type { ClassicLevel } from 'classic-level';
-import { Meta, KeyRef, decodeMeta } from './meta.js';
+import { Meta, KeyRef, SegMeta, decodeMeta } from './meta.js';
 import { ShardState, metaKey, prefixEnd } from './layout.js';
 
 /**
@@ -59,7 +62,8 @@ export class MetaCache {
     if (e !== undefined && e.meta !== undefined) return e.meta;
     // Not cached, or taken by a ref that is gone (not dirtied, or discarded): LevelDB has the value.
     const m = e === undefined && this.knownAbsent(db, epoch) ? null : this.readDb(lk);
-    if (e === undefined) this.add(id, m); else e.meta = m;
+    const keep = m instanceof SegMeta ? undefined : m;
+    if (e === undefined) this.add(id, keep); else e.meta = keep;
     return m;
   }
 
@@ -67,7 +71,7 @@ export class MetaCache {
   committed(r: KeyRef): void {
     const e = r.entry ?? this.map.get(r.id) ?? this.add(r.id, undefined);
     r.entry = e;
-    e.meta = r.meta;
+    e.meta = r.meta instanceof SegMeta ? undefined : r.meta;
   }
 
   /**

@@ -7,6 +7,11 @@
  *   [type u8][flags u8] [expireMs f64, if flags&1] [version u32][count u48, if flags&2] [payload]
  *   flags: 1 = has expiry, 2 = per-member layout, 4 = payload is msgpack, 8 = payload is a flat
  *          array (below); neither 4 nor 8: raw bytes (strings), or no payload
+ *
+ * Strings longer than STRING_SEG_MIN are segmented: flags 2, `count` = byte length, no payload; the
+ * bytes are member records of the version keyed by the segment index (u32 BE), STRING_SEG bytes each
+ * except the last (string_segments.ts). Such a meta decodes to a SegMeta, whose `value` is read from
+ * the segments only when a handler asks for it.
  */
 import { META_KEY_HEAD, packr } from './layout.js';
 import type { MetaEntry } from './meta-cache.js';
@@ -19,6 +24,11 @@ export const TYPE_NAMES: Record<number, string> = { 0: 'string', 1: 'list', 2: '
 export const INLINE_MAX_ENTRIES = 128;
 export const INLINE_MAX_BYTES = 64;
 
+/** A string longer than this is stored segmented (1 MiB). */
+export const STRING_SEG_MIN = 1 << 20;
+/** Size of every segment of a segmented string but the last (256 KiB). */
+export const STRING_SEG = 256 << 10;
+
 /** Decoded meta record of one Redis key. Handlers mutate it in place, then call `ks.dirty(ref)`. */
 export interface Meta {
   type: number;
@@ -26,10 +36,11 @@ export interface Meta {
   expireMs: number;
   /** 0 = inline (the whole value is in `value`); >0 = per-member layout under this version. */
   version: number;
-  /** Element count for per-member collections (kept by the handler); 0 when inline. */
+  /** Element count for per-member collections (kept by the handler), byte length of a segmented string; 0 when inline. */
   count: number;
   /**
-   * Strings: the value Buffer. Inline collections: a msgpack-able value chosen by the type module
+   * Strings: the value Buffer (a segmented string's is read from its segments on access: prefer
+   * string_segments.ts strLength / strRange when less is needed). Inline collections: a msgpack-able value chosen by the type module
    * (sets: Buffer[] members; hashes: Buffer[] [f1, v1, f2, v2, …]). Per-member: extra data or null.
    */
   value: any;
@@ -55,6 +66,47 @@ export class KeyRef {
   get key(): Buffer { return this.lk.subarray(META_KEY_HEAD); }
 }
 
+/** What reads a segmented string's bytes (the Keyspace, via string_segments.ts). */
+export interface SegReader {
+  readSegments(m: SegMeta): Buffer;
+}
+
+/**
+ * The meta of a segmented string (version ≠ 0, count = byte length). `value` is materialised from the
+ * segments on first read (and kept until unload()); assigning `value` marks it replaced: the commit
+ * then rewrites the string from that Buffer (string_segments.ts settleString). Never cached by the
+ * meta cache, so no materialised value outlives the overlay that read it.
+ */
+export class SegMeta implements Meta {
+  type: number = T_STRING;
+  /** The value was assigned (not only read): the segments of `version` no longer hold it. */
+  replaced = false;
+  /** Where the segments live: set by the Keyspace (bind) before any handler sees this meta. */
+  reader: SegReader | null = null;
+  home = 0;
+  epoch = 0;
+  private v: Buffer | null | undefined = undefined;
+
+  constructor(public expireMs: number, public version: number, public count: number) {}
+
+  get value(): any {
+    if (this.v === undefined) {
+      if (this.reader === null) throw new Error('internal: segmented string read before it was bound to its keyspace');
+      this.v = this.reader.readSegments(this);
+    }
+    return this.v;
+  }
+  set value(x: any) { this.v = x; this.replaced = true; }
+
+  /** The bytes are in memory (read or assigned). */
+  get loaded(): boolean { return this.v !== undefined; }
+  /** Forget read bytes (after the segments changed, or at commit). No-op once replaced. */
+  unload(): void { if (!this.replaced) this.v = undefined; }
+  bind(reader: SegReader, home: number, epoch: number): void {
+    this.reader = reader; this.home = home; this.epoch = epoch;
+  }
+}
+
 /** The encoded bytes of a meta (a new Buffer). */
 export function encodeMeta(m: Meta): Buffer {
   return Buffer.from(scratchEncoder.encode(m, false));
@@ -67,7 +119,10 @@ export function decodeMeta(b: Buffer): Meta {
   if (flags & 2) { version = b.readUInt32BE(o); count = b.readUIntBE(o + 4, 6); o += 10; }
   const type = b[0];
   let value: any = null;
-  if (type === T_STRING) value = b.subarray(o);
+  if (type === T_STRING) {
+    if (flags & 2) return new SegMeta(expireMs, version, count);
+    value = b.subarray(o);
+  }
   else if (flags & 8) value = readFlat(b, o);
   else if (flags & 4) value = packr.unpack(b.subarray(o));
   return { type, expireMs, version, count, value };
@@ -109,13 +164,17 @@ export class MetaEncoder {
     let flags = 0, o = 2, end = 0;
     if (m.expireMs !== -1) { flags |= 1; b.writeDoubleBE(m.expireMs, o); o += 8; }
     if (m.version !== 0) { flags |= 2; b.writeUInt32BE(m.version, o); b.writeUIntBE(m.count, o + 4, 6); o += 10; }
-    const v = m.value;
     if (m.type === T_STRING) {
-      let x = v as Buffer;
+      if (m.version !== 0) { b[1] = flags; return b.subarray(0, o); }   // segmented: no payload, no read
+      let x = m.value as Buffer;
       if (own && isShared(x)) m.value = x = Buffer.from(x);
       b = this.room(o, x.length);
       b.set(x, o); o += x.length;
-    } else if (Array.isArray(v) && (end = this.writeFlat(v as FlatValue, o, own)) >= 0) {
+      b[1] = flags;
+      return b.subarray(0, o);
+    }
+    const v = m.value;
+    if (Array.isArray(v) && (end = this.writeFlat(v as FlatValue, o, own)) >= 0) {
       flags |= 8;
       o = end;
       b = this.big ?? this.buf;

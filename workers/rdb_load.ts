@@ -8,6 +8,13 @@
  * Those commands are synchronous for these arguments; a handler that ever returns a Promise is
  * awaited and the rest chained after it.
  *
+ * STRING (type 0): a value longer than 64 KiB comes as several records, each with one or more pieces
+ * of it. FIRST creates the key from its pieces, the following records append theirs, LAST sets the
+ * expiry. Pieces go through t_string's setString / appendString: past 1 MiB the string is segmented
+ * and each append writes only the tail segments (string_segments.ts), so a 512 MiB string loads
+ * across many group commits without its value ever being held whole (re-reading the key after a
+ * commit reads its meta, not its bytes).
+ *
  * Corruption (PARAREPLICA_RDB_CORRUPT, naming the key, db and RDB type): a blob that does not
  * decode, a key present twice, a duplicate member or field (seen as a command adding fewer elements
  * than it was given), a NaN or unparsable score, a failing write command. A collection that
@@ -22,6 +29,8 @@ import { Meta, T_STRING, T_LIST, T_SET, T_ZSET, T_HASH } from './meta.js';
 import type { MaybePromise } from './sync_or_async.js';
 import { decodeZiplist } from './rdb_decode.js';
 import { kindOfRdbType, unsupportedValue, blobElements, quicklist2Node, scoreText, swapPairs } from './rdb_value.js';
+import { setString } from './t_string.js';
+import { appendString } from './string_segments.js';
 
 /** Elements (list items, members, pairs count as two) per write command. */
 const CHUNK = 1024;
@@ -93,13 +102,13 @@ function verify(ks: Keyspace, db: number, key: Buffer, kind: number, f0: number,
 }
 
 /**
- * The record's elements in write-command order (FlatValue, rdb_value.ts): types whose parts already
- * are in that order (0 string, 1 list, 2 set, 4 hash) give argv itself, from index 2; the others a
- * new array.
+ * The record's elements in write-command order (FlatValue, rdb_value.ts) for a collection: types
+ * whose parts already are in that order (1 list, 2 set, 4 hash) give argv itself, from index 2; the
+ * others a new array. (Strings: loadStringPieces.)
  */
 function elementsOf(type: number, argv: Buffer[]): Buffer[] {
   switch (type) {
-    case 0: case 1: case 2: case 4:
+    case 1: case 2: case 4:
       return argv;
     case 3: {
       const flat = argv.slice(2);
@@ -154,10 +163,13 @@ export function applyLoadRecord(ks: Keyspace, db: number, type: number, flags: n
     if (kind < 0) throw unsupportedValue(type);
     // A key twice in one group is caught here; across groups it is not looked up (refNew: no read).
     if (flags & REC_F_FIRST && ks.refNew(db, key).meta !== null) corrupt('the key appears twice in the snapshot');
-    const flat = elementsOf(type, argv);
-    const from = flat === argv ? 2 : 0;
-    if (kind === T_STRING && flat.length - from !== 1) corrupt('a string value must be one part');
-    const r = flat.length > from ? writeElements(ks, db, key, kind, flat, from) : undefined;
+    let r: MaybePromise<void> = undefined;
+    if (kind === T_STRING) loadStringPieces(ks, db, key, (flags & REC_F_FIRST) !== 0, argv);
+    else {
+      const flat = elementsOf(type, argv);
+      const from = flat === argv ? 2 : 0;
+      if (flat.length > from) r = writeElements(ks, db, key, kind, flat, from);
+    }
     const last = (flags & REC_F_LAST) !== 0 && !argv[1].equals(MINUS_ONE);
     if (r instanceof Promise) return r.then(() => (last ? expire(ks, db, key, argv[1]) : undefined)).catch((e) => { throw named(e, key, db, type); });
     if (last) {
@@ -167,6 +179,16 @@ export function applyLoadRecord(ks: Keyspace, db: number, type: number, flags: n
   } catch (e) {
     throw named(e, key, db, type);
   }
+}
+
+/** A string record's pieces (argv[2..]): the first record creates the key, the others append. */
+function loadStringPieces(ks: Keyspace, db: number, key: Buffer, first: boolean, argv: Buffer[]): void {
+  if (argv.length < 3) corrupt('a string record without any piece of the value');
+  const r = first ? ks.refNew(db, key) : ks.ref(db, key);   // after a commit: its meta from LevelDB
+  let i = 2;
+  if (first) setString(ks, r, argv[i++], -1);
+  else if (r.meta === null || r.meta.type !== T_STRING) corrupt('a piece of a string value without its first record');
+  for (; i < argv.length; i++) appendString(ks, r, argv[i]);
 }
 
 function expire(ks: Keyspace, db: number, key: Buffer, ms: Buffer): MaybePromise<void> {

@@ -2,16 +2,20 @@
  * Bitmap commands on string values, with Redis 7.0's semantics and error replies.
  * Writes: SETBIT, BITFIELD (every subcommand; GETs are executed, their outputs dropped).
  * Reads: GETBIT, BITCOUNT, BITPOS, BITFIELD_RO. BITOP combines keys of several shards, so it is a pure
- * function here (bitopCompute) over source values the caller gathered.
+ * function (bitop.ts, re-exported here as bitopCompute) over source values the caller gathered.
  *
  * Bits are numbered from the most significant bit of byte 0. Writes beyond the end zero-pad the string.
  * String value Buffers are shared (replies, COPY's portable values, the meta cache): they are never
- * mutated in place, a changed value is a new Buffer.
+ * mutated in place, a changed value is a new Buffer. Values are read and written through the byte-range
+ * helpers of string_segments.ts, so a segmented string (> 1 MiB) only has the segments an operation
+ * touches read or rewritten.
  */
 import {
   Keyspace, T_STRING, WriteTable, ReadTable, WRONGTYPE, arityError, ERR_NOT_INT, ERR_SYNTAX, EMPTY,
 } from './keyspace.js';
 import { parseI64 } from '../src/util/numbers.js';
+import { segmented, strLength, strRange, writeString, eachChunk } from './string_segments.js';
+import { STRING_SEG_MIN, type KeyRef } from './meta.js';
 
 const ERR_BIT_OFFSET = 'ERR bit offset is not an integer or out of range';
 const ERR_BIT_VALUE = 'ERR bit is not an integer or out of range';
@@ -19,7 +23,6 @@ const ERR_BF_TYPE = 'ERR Invalid bitfield type. Use something like i16 u8. Note 
 const ERR_BF_OVERFLOW = 'ERR Invalid OVERFLOW type specified';
 const ERR_BF_RO = 'ERR BITFIELD_RO only supports the GET subcommand';
 const ERR_BIT_ARG = 'ERR The bit argument must be 1 or 0.';
-const ERR_NOT_SINGLE = 'ERR BITOP NOT must be called with a single source key.';
 /** Bit offsets must address a byte below proto-max-bulk-len (512 MB): offset < 2^32. */
 const MAX_BIT_OFFSET = 2 ** 32;
 
@@ -184,18 +187,42 @@ export function bitfieldApply(ks: Keyspace, db: number, argv: Buffer[], wantRepl
   const r = ks.ref(db, argv[1]);
   const m = r.meta;
   if (m !== null && m.type !== T_STRING) { ks.fail(WRONGTYPE.error); return undefined; }
+  const seg = m !== null && segmented(m) !== null;
   if (!p.write) {                                     // GETs only: nothing changes
-    runFields(m === null ? EMPTY : m.value as Buffer, p.ops, out);
+    if (seg) fieldsOneByOne(ks, r, p.ops, out, false);
+    else runFields(m === null ? EMPTY : m.value as Buffer, p.ops, out);
     return out ?? undefined;
   }
   // Like Redis: grow to the farthest bit any SET/INCRBY may reach, even if OVERFLOW FAIL skips it.
-  const old: Buffer = m === null ? EMPTY : m.value;
-  const b = Buffer.alloc(Math.max(old.length, Math.floor(p.highest / 8) + 1));
-  old.copy(b, 0);
-  runFields(b, p.ops, out);
-  if (m === null) ks.create(r, T_STRING, b);
-  else { m.value = b; ks.dirty(r); }
+  const len = m === null ? 0 : strLength(m), target = Math.max(len, Math.floor(p.highest / 8) + 1);
+  if (!seg && target <= STRING_SEG_MIN) {             // inline: one new value
+    const b = Buffer.alloc(target);
+    if (m !== null) (m.value as Buffer).copy(b, 0);
+    runFields(b, p.ops, out);
+    if (m === null) ks.create(r, T_STRING, b);
+    else { m.value = b; ks.dirty(r); }
+    return out ?? undefined;
+  }
+  if (m === null) ks.create(r, T_STRING, EMPTY);
+  if (target > len) writeString(ks, r, target - 1, ZERO_BYTE);   // zero-pad: the string is segmented now
+  fieldsOneByOne(ks, r, p.ops, out, true);
   return out ?? undefined;
+}
+
+const ZERO_BYTE = Buffer.alloc(1);
+
+/**
+ * Run ops one at a time on the few bytes each covers (a segmented string: only the segments touched
+ * are read, and with `write` rewritten). The string must already reach every SET/INCRBY.
+ */
+function fieldsOneByOne(ks: Keyspace, r: KeyRef, ops: FieldOp[], out: Array<number | bigint | null> | null, write: boolean): void {
+  for (const o of ops) {
+    const lo = Math.floor(o.off / 8), hi = Math.floor((o.off + o.bits - 1) / 8);
+    const win = Buffer.alloc(hi - lo + 1);
+    strRange(ks, r.meta!, lo, hi + 1).copy(win, 0);
+    runFields(win, [{ ...o, off: o.off - lo * 8 }], out);
+    if (write && o.op !== OP_GET) writeString(ks, r, lo, win.subarray(0, Math.min(win.length, strLength(r.meta!) - lo)));
+  }
 }
 
 function bitfield(ks: Keyspace, db: number, argv: Buffer[]): void {
@@ -213,13 +240,10 @@ function setbit(ks: Keyspace, db: number, argv: Buffer[]): void {
   const m = r.meta;
   if (m !== null && m.type !== T_STRING) return ks.fail(WRONGTYPE.error);
   const byte = Math.floor(off / 8), mask = 1 << (7 - (off & 7));
-  const old: Buffer = m === null ? EMPTY : m.value;
-  if (m !== null && byte < old.length && ((old[byte] & mask) !== 0) === (on === 1)) return;
-  const b = Buffer.alloc(Math.max(old.length, byte + 1));
-  old.copy(b, 0);
-  b[byte] = on === 1 ? b[byte] | mask : b[byte] & ~mask;
-  if (m === null) ks.create(r, T_STRING, b);
-  else { m.value = b; ks.dirty(r); }
+  const cur = m !== null && byte < strLength(m) ? strRange(ks, m, byte, byte + 1)[0] : 0;
+  if (m !== null && byte < strLength(m) && ((cur & mask) !== 0) === (on === 1)) return;
+  if (m === null) ks.create(r, T_STRING, EMPTY);
+  writeString(ks, r, byte, Buffer.from([on === 1 ? cur | mask : cur & ~mask]));
 }
 
 export const bitmapWrites: WriteTable = { setbit, bitfield };
@@ -233,8 +257,9 @@ function getbit(ks: Keyspace, db: number, argv: Buffer[], now: number): unknown 
   const r = ks.lookup(db, argv[1], now);
   if (r === null) return 0;
   if (r.meta!.type !== T_STRING) return WRONGTYPE;
-  const v = r.meta!.value as Buffer, byte = Math.floor(off / 8);
-  return byte < v.length && (v[byte] & (1 << (7 - (off & 7)))) !== 0 ? 1 : 0;
+  const byte = Math.floor(off / 8);
+  if (byte >= strLength(r.meta!)) return 0;
+  return (strRange(ks, r.meta!, byte, byte + 1)[0] & (1 << (7 - (off & 7)))) !== 0 ? 1 : 0;
 }
 
 /**
@@ -290,19 +315,22 @@ function bitcount(ks: Keyspace, db: number, argv: Buffer[], now: number): unknow
   const r = ks.lookup(db, argv[1], now);
   if (r === null) return 0;
   if (r.meta!.type !== T_STRING) return WRONGTYPE;
-  const v = r.meta!.value as Buffer;
-  let S = 0, E = v.length * 8 - 1;
+  const n = strLength(r.meta!);
+  let S = 0, E = n * 8 - 1;
   if (argv.length === 4 || argv.length === 5) {
     const start = parseI64(argv[2]), end = parseI64(argv[3]);
     if (start === null || end === null) return { error: ERR_NOT_INT };
     if (start < 0 && end < 0 && start > end) return 0;
     const isBit = unitIsBit(argv[4]);
     if (isBit === null) return { error: ERR_SYNTAX };
-    const [s, e] = clampRange(start, end, isBit ? v.length * 8 : v.length);
+    const [s, e] = clampRange(start, end, isBit ? n * 8 : n);
     if (s > e) return 0;
     if (isBit) { S = s; E = e; } else { S = s * 8; E = e * 8 + 7; }
   } else if (argv.length !== 2) return { error: ERR_SYNTAX };
-  return S > E ? 0 : countBits(v, S, E);
+  if (S > E) return 0;
+  let n1 = 0;
+  eachChunk(ks, r.meta!, S, E, (v, s, e) => { n1 += countBits(v, s, e); return false; });
+  return n1;
 }
 
 // BITPOS key bit [start [end [BYTE|BIT]]]. Not found: -1, except that a clear bit searched with no
@@ -315,15 +343,15 @@ function bitpos(ks: Keyspace, db: number, argv: Buffer[], now: number): unknown 
   const r = ks.lookup(db, argv[1], now);
   if (r === null) return bit === 1 ? -1 : 0;
   if (r.meta!.type !== T_STRING) return WRONGTYPE;
-  const v = r.meta!.value as Buffer;
-  let S = 0, E = v.length * 8 - 1;
+  const n = strLength(r.meta!);
+  let S = 0, E = n * 8 - 1;
   const endGiven = argv.length >= 5;
   if (argv.length >= 4 && argv.length <= 6) {
     const start = parseI64(argv[3]);
     if (start === null) return { error: ERR_NOT_INT };
     const isBit = unitIsBit(argv[5]);
     if (isBit === null) return { error: ERR_SYNTAX };
-    const len = isBit ? v.length * 8 : v.length;
+    const len = isBit ? n * 8 : n;
     let end: number | bigint = len - 1;
     if (endGiven) {
       const e0 = parseI64(argv[4]);
@@ -335,7 +363,12 @@ function bitpos(ks: Keyspace, db: number, argv: Buffer[], now: number): unknown 
     if (isBit) { S = s; E = e; } else { S = s * 8; E = e * 8 + 7; }
   } else if (argv.length !== 3) return { error: ERR_SYNTAX };
   if (S > E) return -1;
-  const pos = findBit(v, S, E, bit);
+  let pos = -1;
+  eachChunk(ks, r.meta!, S, E, (v, s, e, baseBit) => {
+    const p = findBit(v, s, e, bit);
+    if (p >= 0) pos = p + baseBit;
+    return p >= 0;
+  });
   if (pos >= 0 || bit === 1) return pos;
   return endGiven ? -1 : E + 1;
 }
@@ -349,44 +382,12 @@ function bitfieldRo(ks: Keyspace, db: number, argv: Buffer[], now: number): unkn
   const r = ks.lookup(db, argv[1], now);
   if (r !== null && r.meta!.type !== T_STRING) return WRONGTYPE;
   const out: Array<number | bigint | null> = [];
-  runFields(r === null ? EMPTY : r.meta!.value as Buffer, p.ops, out);
+  if (r !== null && segmented(r.meta!) !== null) fieldsOneByOne(ks, r, p.ops, out, false);
+  else runFields(r === null ? EMPTY : r.meta!.value as Buffer, p.ops, out);
   return out;
 }
 
 export const bitmapReads: ReadTable = { getbit, bitcount, bitpos, bitfield_ro: bitfieldRo };
 
-// ----- BITOP ----------------------------------------------------------------------------------------
-
-/**
- * BITOP op over source values (null = missing key = empty string; the caller checked their types).
- * Returns the destination value, null when it is empty (Redis then deletes the destination), or the
- * error Redis replies.
- */
-export function bitopCompute(op: Buffer, srcs: Array<Buffer | null>): Buffer | null | { error: string } {
-  if (srcs.length === 0) return arityError('bitop');
-  const name = lc(op);
-  if (name !== 'and' && name !== 'or' && name !== 'xor' && name !== 'not') return { error: ERR_SYNTAX };
-  if (name === 'not' && srcs.length !== 1) return { error: ERR_NOT_SINGLE };
-  let max = 0;
-  for (const s of srcs) if (s !== null && s.length > max) max = s.length;
-  if (max === 0) return null;
-  const out = Buffer.alloc(max);
-  const first = srcs[0] ?? EMPTY;
-  if (name === 'not') {
-    for (let i = 0; i < max; i++) out[i] = ~first[i] & 0xff;
-    return out;
-  }
-  first.copy(out, 0);
-  for (let k = 1; k < srcs.length; k++) {
-    const s = srcs[k] ?? EMPTY, n = s.length;
-    if (name === 'and') {
-      for (let i = 0; i < n; i++) out[i] &= s[i];
-      out.fill(0, n);                                 // a shorter source is zero-padded
-    } else if (name === 'or') {
-      for (let i = 0; i < n; i++) out[i] |= s[i];
-    } else {
-      for (let i = 0; i < n; i++) out[i] ^= s[i];
-    }
-  }
-  return out;
-}
+// BITOP combines keys of several shards: a pure function in bitop.ts, re-exported here.
+export { bitopCompute } from './bitop.js';

@@ -3,7 +3,9 @@
  * GETDEL, APPEND, SETRANGE, INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT, MSET, MSETNX.
  * Reads: GET, MGET, STRLEN, GETRANGE.
  *
- * A string's meta holds the value inline (meta.value: Buffer). Master commands never treat a key as
+ * A string's meta holds the value inline (meta.value: Buffer), or, past 1 MiB, in segments
+ * (string_segments.ts): APPEND and SETRANGE write only the segments they touch, STRLEN and GETRANGE
+ * read only what they need, INCR* fail without reading. Master commands never treat a key as
  * expired. A failing command (WRONGTYPE, bad number…) changes nothing and is counted by ks.fail().
  */
 import {
@@ -11,6 +13,7 @@ import {
   ERR_NOT_INT, ERR_SYNTAX, ERR_OVERFLOW, ERR_NOT_FLOAT, ERR_NAN_INF, EMPTY,
 } from './keyspace.js';
 import { parseI64, addI64, negI64, parseLongDouble, addLongDouble, formatLongDoubleHuman } from '../src/util/numbers.js';
+import { segmented, strLength, strRange, writeString, appendString } from './string_segments.js';
 
 /** Redis's proto-max-bulk-len default: a string may not grow beyond 512 MB. */
 export const MAX_STRING = 512 * 1024 * 1024;
@@ -127,10 +130,8 @@ function append(ks: Keyspace, db: number, argv: Buffer[]): void {
   const m = r.meta;
   if (m === null) return setString(ks, r, argv[2], -1);
   if (m.type !== T_STRING) return ks.fail(WRONGTYPE.error);
-  const old = m.value as Buffer;
-  if (old.length + argv[2].length > MAX_STRING) return ks.fail(ERR_TOO_BIG);
-  m.value = Buffer.concat([old, argv[2]]);
-  ks.dirty(r);
+  if (strLength(m) + argv[2].length > MAX_STRING) return ks.fail(ERR_TOO_BIG);
+  appendString(ks, r, argv[2]);
 }
 
 // SETRANGE key offset value: zero-pads up to offset, never shrinks.
@@ -146,13 +147,8 @@ function setrange(ks: Keyspace, db: number, argv: Buffer[]): void {
   if (val.length === 0) return;
   const o = Number(off);
   if (o + val.length > MAX_STRING) return ks.fail(ERR_TOO_BIG);
-  const old: Buffer = m === null ? EMPTY : m.value;
-  const out = Buffer.alloc(Math.max(old.length, o + val.length));
-  old.copy(out, 0);
-  val.copy(out, o);
-  if (m === null) return setString(ks, r, out, -1);
-  m.value = out;
-  ks.dirty(r);
+  if (m === null) ks.create(r, T_STRING, EMPTY);
+  writeString(ks, r, o, val);
 }
 
 function incrGeneric(ks: Keyspace, db: number, key: Buffer, by: number | bigint): void {
@@ -161,7 +157,7 @@ function incrGeneric(ks: Keyspace, db: number, key: Buffer, by: number | bigint)
   let cur: number | bigint = 0;
   if (m !== null) {
     if (m.type !== T_STRING) return ks.fail(WRONGTYPE.error);
-    const v = parseI64(m.value as Buffer);
+    const v = segmented(m) !== null ? null : parseI64(m.value as Buffer);   // > 1 MiB: not a number
     if (v === null) return ks.fail(ERR_NOT_INT);
     cur = v;
   }
@@ -201,7 +197,7 @@ function incrbyfloat(ks: Keyspace, db: number, argv: Buffer[]): void {
   const r = ks.ref(db, argv[1]);
   const m = r.meta;
   if (m !== null && m.type !== T_STRING) return ks.fail(WRONGTYPE.error);
-  const cur = m === null ? parseLongDouble('0') : parseLongDouble(m.value as Buffer);
+  const cur = m === null ? parseLongDouble('0') : segmented(m) !== null ? null : parseLongDouble(m.value as Buffer);
   const by = parseLongDouble(argv[2]);
   if (cur === null || by === null) return ks.fail(ERR_NOT_FLOAT);
   const sum = addLongDouble(cur, by);
@@ -248,7 +244,7 @@ function strlen(ks: Keyspace, db: number, argv: Buffer[], now: number): unknown 
   if (argv.length !== 2) return arityError('strlen');
   const r = ks.lookup(db, argv[1], now);
   if (r === null) return 0;
-  return r.meta!.type === T_STRING ? (r.meta!.value as Buffer).length : WRONGTYPE;
+  return r.meta!.type === T_STRING ? strLength(r.meta!) : WRONGTYPE;
 }
 
 // GETRANGE key start end: inclusive, negative indexes count from the end, clamped.
@@ -259,9 +255,9 @@ function getrange(ks: Keyspace, db: number, argv: Buffer[], now: number): unknow
   const r = ks.lookup(db, argv[1], now);
   if (r === null) return EMPTY;
   if (r.meta!.type !== T_STRING) return WRONGTYPE;
-  const v = r.meta!.value as Buffer;
+  const m = r.meta!;
   let s = Number(s0), e = Number(e0);
-  const n = v.length;
+  const n = strLength(m);
   if (s < 0 && e < 0 && s > e) return EMPTY;
   if (s < 0) s = n + s;
   if (e < 0) e = n + e;
@@ -269,7 +265,7 @@ function getrange(ks: Keyspace, db: number, argv: Buffer[], now: number): unknow
   if (e < 0) e = 0;
   if (e >= n) e = n - 1;
   if (s > e || n === 0) return EMPTY;
-  return v.subarray(s, e + 1);
+  return strRange(ks, m, s, e + 1);
 }
 
 export const stringReads: ReadTable = { get, mget, strlen, getrange };

@@ -13,10 +13,12 @@
  * Reads (engine/reads.ts) carry REC_F_OLD_VIEW while `oldView` is true: from SYNC_BEGIN until the
  * main thread has seen every shard pass SYNC_END, so a client never sees a mix of old and new keys.
  *
- * Load records (src/rdb/load-records.ts): one record per string or compact blob; plain collections
- * and quicklists in chunks of at most LOAD_CHUNK_PARTS parts / about LOAD_CHUNK_BYTES bytes, so no
- * record and no applier step grows with the size of one value. The main thread does no decoding of
- * compact encodings (the appliers do, in parallel); it copies parts into a reused chunk buffer.
+ * Load records (src/rdb/load-records.ts): one record per short string or compact blob; plain
+ * collections and quicklists in chunks of at most LOAD_CHUNK_PARTS parts / about LOAD_CHUNK_BYTES
+ * bytes; a long string (streamed by the parser in pieces) in records of whole pieces, at most
+ * LOAD_CHUNK_BYTES bytes each; so no record and no applier step grows with the size of one value.
+ * The main thread does no decoding of compact encodings (the appliers do, in parallel); it copies
+ * parts into a reused chunk buffer.
  */
 import type { Logger } from 'pino';
 import type { RdbEntry, RdbHandler } from '../rdb/parser.js';
@@ -154,6 +156,10 @@ export class FullSync {
 
   private part(a: Buffer, b?: Buffer): void {
     const c = this.cur!;
+    if (c.type === 0) {
+      this.stringPiece(c, a);
+      return;
+    }
     this.chunk.add(a);
     if (b !== undefined) this.chunk.add(b);
     if (this.chunk.parts >= LOAD_CHUNK_PARTS || this.chunk.bytes >= LOAD_CHUNK_BYTES) {
@@ -161,6 +167,22 @@ export class FullSync {
       c.first = false;
       this.chunk.start(c.key, c.expireMs);
     }
+  }
+
+  /**
+   * A piece of a long STRING. The record is sent before a piece that would take it past
+   * LOAD_CHUNK_BYTES, not after, so every record holds at least one piece (the LAST one included:
+   * end() always has a piece to send) and at most LOAD_CHUNK_BYTES bytes (pieces are at most
+   * STRING_STREAM_MIN = LOAD_CHUNK_BYTES).
+   */
+  private stringPiece(c: NonNullable<FullSync['cur']>, a: Buffer): void {
+    const ch = this.chunk;
+    if (ch.parts > 0 && (ch.bytes + a.length > LOAD_CHUNK_BYTES || ch.parts >= LOAD_CHUNK_PARTS)) {
+      this.send(c.shard, c.db, 0, c.first ? REC_F_FIRST : 0);
+      c.first = false;
+      ch.start(c.key, c.expireMs);
+    }
+    ch.add(a);
   }
 
   private flushCurrent(): void {

@@ -26,15 +26,22 @@ export interface RdbHandler {
   resizeDb?(dbSize: number, expiresSize: number): void;
   /** A function library's source, `#!<engine> name=<lib>\n…` (a copy). */
   functionLib?(code: Buffer): void;
-  /** A key whose value is one string: type 0, or a compact blob (9-13, 16, 17, 20) left undecoded. */
+  /**
+   * A key whose value is one string: a STRING (type 0) of at most STRING_STREAM_MIN (64 KiB) bytes
+   * once decompressed, or a compact blob (9-13, 16, 17, 20) left undecoded.
+   */
   entry(e: RdbEntry): void;
   /**
-   * A key whose value comes in parts (plain collections 1-5, quicklists 14 and 18). `count` is the
-   * number of elements (1, 2), of pairs (3, 4, 5) or of nodes (14, 18). Then part() once per
-   * element / pair / node, in order, then end(). Parts by type (src/rdb/load-records.ts):
+   * A key whose value comes in parts: plain collections 1-5, quicklists 14 and 18, and a STRING
+   * (type 0) longer than STRING_STREAM_MIN. `count` is the number of elements (1, 2), of pairs
+   * (3, 4, 5), of nodes (14, 18), or the string's length in bytes (0). Then part() once per
+   * element / pair / node / piece, in order, then end(). Parts by type (src/rdb/load-records.ts):
+   *   0: (piece) consecutive pieces of the string, each at most STRING_STREAM_MIN bytes (any split:
+   *      only their concatenation is the value; LZF strings arrive decompressed)
    *   1, 2: (item)   3: (member, score text; "nan"/"inf"/"-inf" for the special lengths)
    *   4: (field, value)   5: (member, 8-byte LE double)   14: (ziplist blob)
    *   18: (blob, one byte: 1 = PLAIN, 2 = PACKED)
+   * A handler without begin/part/end does not see such keys at all (a long string included).
    */
   begin?(e: RdbEntry, count: number): void;
   part?(a: Buffer, b?: Buffer): void;

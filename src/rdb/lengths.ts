@@ -4,7 +4,8 @@
  * runs past `end`; `needAt` then says the position that must be available before trying again.
  * Measuring (`stringEnd`) is separate from decoding (`string`), so an incomplete item is never
  * decoded (nor LZF-decompressed) twice; `stringBody` reads only a string's header, so that a value
- * being skipped can be passed over without holding its bytes.
+ * being skipped can be passed over, or a long string streamed (string-stream.ts), without holding
+ * its bytes.
  */
 import { ParaError } from '../errors.js';
 import { LZF_MAX_RATIO, lzfDecompress } from './lzf.js';
@@ -19,6 +20,11 @@ export class FieldReader {
   needAt = 0;
   /** The value of the last length read. Exact up to 2^53; larger 64-bit lengths are approximate. */
   value = 0;
+  /**
+   * After stringBody(): the string's decoded length for a raw or an LZF string (its declared
+   * uncompressed length), -1 for an integer-encoded one (its text is at most 11 bytes).
+   */
+  decodedLen = 0;
 
   constructor(readonly maxStringLen: number) {}
 
@@ -97,9 +103,9 @@ export class FieldReader {
     const b0 = buf[p];
     if (b0 >> 6 === 3) {
       switch (b0 & 0x3f) {
-        case 0: this.value = 1; return p + 1;
-        case 1: this.value = 2; return p + 1;
-        case 2: this.value = 4; return p + 1;
+        case 0: this.value = 1; this.decodedLen = -1; return p + 1;
+        case 1: this.value = 2; this.decodedLen = -1; return p + 1;
+        case 2: this.value = 4; this.decodedLen = -1; return p + 1;
         case 3: {
           let q = this.length(buf, p + 1, end);
           if (q < 0) return -1;
@@ -111,6 +117,7 @@ export class FieldReader {
           if (ulen > this.maxStringLen) return this.corrupt(p, `string length ${ulen} is above the limit of ${this.maxStringLen}`);
           if (ulen > clen * LZF_MAX_RATIO + 1) return this.corrupt(p, `LZF lengths are impossible (${clen} bytes cannot give ${ulen})`);
           this.value = clen;
+          this.decodedLen = ulen;
           return q;
         }
         default:
@@ -120,6 +127,7 @@ export class FieldReader {
     const q = this.length(buf, p, end);
     if (q < 0) return -1;
     if (this.value > this.maxStringLen) return this.corrupt(p, `string length ${this.value} is above the limit of ${this.maxStringLen}`);
+    this.decodedLen = this.value;
     return q;
   }
 

@@ -8,6 +8,8 @@
  *             distance D = ((c & 0x1f) << 8) + next input byte + 1; copy L+2 bytes, byte by byte,
  *             from D bytes back in the output (the ranges may overlap, repeating a pattern).
  * The output must come out at exactly the declared uncompressed length.
+ * This whole-buffer decoder serves small strings and blobs; string-stream.ts decodes long strings
+ * piece by piece with the same checks and the same error texts (lzfCorrupt).
  */
 import { ParaError } from '../errors.js';
 
@@ -61,7 +63,8 @@ export function lzfDecompress(src: Uint8Array, start: number, end: number, ulen:
   return out;
 }
 
-function lzfCorrupt(offset: number, what: string): never {
+/** The corruption error of LZF data; `offset` is the stream position of the faulty byte. */
+export function lzfCorrupt(offset: number, what: string): never {
   throw new ParaError(
     'PARAREPLICA_RDB_CORRUPT',
     `snapshot is corrupt at byte ${offset}: LZF data is invalid (${what}); resynchronise from the master`,

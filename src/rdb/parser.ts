@@ -11,11 +11,14 @@
  * the field readers say how many bytes the item needs; its bytes are copied to a pending buffer and
  * the item is tried again only once that many bytes are there. The need grows at each try, so an
  * item is measured O(1) times (a handful of length headers), and decoded (LZF included) once.
- * Memory: the pending buffer holds at most one item (a key with a one-string value, or one element
- * of a larger value) besides the caller's chunk.
+ * Memory: the pending buffer holds at most one item (a key with a short string or blob value, or one
+ * element of a larger value) besides the caller's chunk.
  *
- * Values (spec 5.5): a string or compact blob (types 0, 9-13, 16, 17, 20) is one item, handed to
- * entry() whole (blobs undecoded: the appliers decode them). A plain collection or quicklist (1-5,
+ * Values (spec 5.5): a compact blob (types 9-13, 16, 17, 20) or a STRING (type 0) of at most
+ * STRING_STREAM_MIN bytes is one item, handed to entry() whole (blobs undecoded: the appliers decode
+ * them). A longer STRING is an item (type, key, string header) reported with begin(), then its bytes
+ * are read as they arrive (string-stream.ts, LZF decompressed on the fly) and handed to part() in
+ * pieces of at most STRING_STREAM_MIN bytes, then end(). A plain collection or quicklist (1-5,
  * 14, 18) is an item (type, key, count) and then its elements, read as items of a phase of their own
  * (collections.ts), so a value of any size never has to be buffered whole. Streams and MODULE_2
  * values are read to their end piece by piece (stream-skip.ts) with `skipUnloadable`, else refused,
@@ -27,7 +30,9 @@ import { CollectionReader } from './collections.js';
 import { FieldReader } from './lengths.js';
 import type { RdbEntry, RdbHandler, RdbParserOptions } from './handler.js';
 import { crcMismatch, readOldFunction, readVersion } from './file-items.js';
+import { STRING_STREAM_MIN } from './load-records.js';
 import { UnloadableSkipper } from './stream-skip.js';
+import { StringStreamer } from './string-stream.js';
 import * as T from './types.js';
 
 export type { RdbEntry, RdbHandler, RdbParserOptions } from './handler.js';
@@ -39,6 +44,10 @@ const PHASE_COLL = 2;
 /** A stream / MODULE_2 value, or MODULE_AUX data, read to its end (this.skipper). */
 const PHASE_SKIP = 3;
 const PHASE_DONE = 4;
+/** The bytes of a long STRING value (this.str). */
+const PHASE_STRING = 5;
+/** String encoding byte of an LZF-compressed string (spec 5.3). */
+const ENC_LZF = 0xc3;
 
 /** Bytes copied at least when completing a pending item, so tiny items need few retries. */
 const MIN_PENDING_COPY = 256;
@@ -60,6 +69,7 @@ export class RdbParser {
   private readonly skipUnloadable: boolean;
   private readonly coll: CollectionReader;
   private readonly skipper: UnloadableSkipper;
+  private readonly str: StringStreamer;
   private readonly crc = crc64Init();
   /** Position in the buffer being parsed up to which the CRC has been folded. */
   private crcFrom = 0;
@@ -89,6 +99,7 @@ export class RdbParser {
     this.fr = new FieldReader(opts.maxStringLen ?? 2 ** 31);
     this.coll = new CollectionReader(this.fr, handler);
     this.skipper = new UnloadableSkipper(this.fr);
+    this.str = new StringStreamer(this.fr, handler);
   }
 
   /** True once the EOF opcode and the checksum (version >= 5) are consumed. */
@@ -104,6 +115,13 @@ export class RdbParser {
   }
   get keysLoaded(): number {
     return this._keysLoaded;
+  }
+  /**
+   * Bytes the parser holds for itself, besides the caller's chunk: the pending buffer, the kept key
+   * name and the string streamer's buffer (for tests and diagnostics).
+   */
+  get heldBytes(): number {
+    return this.pending.length + this.keyStore.length + this.str.heldBytes;
   }
 
   /**
@@ -190,6 +208,14 @@ export class RdbParser {
       case PHASE_COLL: {
         const r = this.coll.run(buf, s, end);
         if (r >= 0 && this.coll.left === 0) {
+          this.handler.end?.();
+          this.endKey(true);
+        }
+        return r;
+      }
+      case PHASE_STRING: {
+        const r = this.str.step(buf, s, end);
+        if (r >= 0 && this.str.finished) {
           this.handler.end?.();
           this.endKey(true);
         }
@@ -307,6 +333,11 @@ export class RdbParser {
     const e = this.entryObj;
     switch (type) {
       case 0: case 9: case 10: case 11: case 12: case 13: case 16: case 17: case 20: {
+        if (type === 0) {
+          const vb = fr.stringBody(buf, ke, end);
+          if (vb < 0) return -1;
+          if (fr.decodedLen > STRING_STREAM_MIN) return this.beginString(buf, ke, vb, key);
+        }
         const ve = fr.stringEnd(buf, ke, end);
         if (ve < 0) return -1;
         e.db = this.db;
@@ -363,6 +394,28 @@ export class RdbParser {
       default: // 6 MODULE, 22-25 hashes with field expiry
         throw T.unsupportedType(key, this.db, type, fr.base + s);
     }
+  }
+
+  /**
+   * A STRING too long for one item: begin() now, its stored bytes (from vb on) in PHASE_STRING.
+   * fr holds the string header just read (stringBody at `at`).
+   */
+  private beginString(buf: Buffer, at: number, vb: number, key: Buffer): number {
+    const fr = this.fr;
+    const stored = fr.value;
+    const ulen = fr.decodedLen;
+    const e = this.entryObj;
+    e.db = this.db;
+    e.key = key;
+    e.type = 0;
+    e.value = EMPTY;
+    e.expireMs = this.expireMs;
+    this.expireMs = -1;
+    this.handler.begin?.(e, ulen);
+    this.curKey = this.keep(key);
+    this.str.start(buf[at] === ENC_LZF, stored, ulen, fr.base + vb);
+    this.phase = PHASE_STRING;
+    return vb;
   }
 
   /** A value that spanned items was read to its end. */

@@ -81,6 +81,8 @@ export async function buildDataset(c: Client, o: DatasetOptions): Promise<Datase
   const tag = `s${o.seed}`;
   const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rnd() * 16)]).join('');
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+  // Long random values: seeded like the rest (a byte per call of rnd() is too slow for MiBs).
+  const randomBytes = (n: number) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i += 4) b.writeUInt32LE((rnd() * 2 ** 32) >>> 0, Math.min(i, n - 4)); return b; };
   const bin = (s: string) => Buffer.concat([Buffer.from([0x00, 0xff, 0x0d, 0x0a, 0x80]), Buffer.from(s), Buffer.from([0x00])]);
   const now = Date.now();
   const expiring: DatasetReport['expiring'] = [];
@@ -103,6 +105,12 @@ export async function buildDataset(c: Client, o: DatasetOptions): Promise<Datase
       ['SET', k('str:embstr'), `${tag}:`.padEnd(44, 'e')], ['SET', k('str:raw'), `${tag}:${hex(80)}`],
       ['SET', k('str:lzf:ab'), `${tag}:` + 'ab'.repeat(500)], ['SET', k('str:lzf:big'), `${tag}|`.repeat(30000)],
       ['SET', k('str:lzf:x'), 'x'.repeat(10000) + tag], ['SET', k('str:bin'), bin(tag)], ['SET', k('str:bin:rand'), bytes(300)]);
+    if (db === 0) {
+      // Long strings: streamed by the parser (> 64 KiB), and stored segmented (> 1 MiB), LZF and raw.
+      cmds.push(['SET', k('str:long:lzf'), `${tag}:`.padEnd(3 << 20, 'long-lzf|')], ['SET', k('str:long:raw'), randomBytes((1 << 20) + 1)],
+        ['SET', k('str:long:70k'), randomBytes(70 << 10)]);
+      expireAt(k('str:long:lzf'), 17);
+    }
     // Markers: 20 bytes (never LZF'd, never an integer), located by fault tests in the RDB.
     for (let i = 0; i < 8; i++) cmds.push(['SET', k(`marker:${i}`), markerValue(tag, db, i, hex(20))]);
     cmds.push(['SET', k('lzf'), lzfValue(tag)]);
