@@ -11,6 +11,7 @@ import { ClassicLevel } from 'classic-level';
 import { TestStore, argv } from './keyspace.helpers.js';
 import { ShardStore, KeyRef } from '../workers/keyspace.js';
 import { isParaError } from '../src/errors.js';
+import { FORMAT, packr as layoutPackr } from '../workers/layout.js';
 
 async function recordCount(s: TestStore): Promise<number> {
   let n = 0;
@@ -200,6 +201,29 @@ test('opening a directory written with another state format fails with PARAREPLI
   await raw.close();
   await assert.rejects(ShardStore.open(loc), (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_DATA_DIR');
   s.store = await ShardStore.open(path.join(s.dir, 'other'));
+  await s.destroy();
+});
+
+test('a format-2 shard (before segmented strings) opens, keeps its data and is marked format 3 at the next commit', async () => {
+  const s = await TestStore.create('format2');
+  const loc = path.join(s.dir, 'shard-0');
+  await s.w('set', 'k', 'v');
+  await s.store.commit();
+  await s.store.close();
+  const stateKey = Buffer.from([0xff, 0xff, 0x53]);
+  const raw = new ClassicLevel<Buffer, Buffer>(loc, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await raw.open();
+  await raw.put(stateKey, layoutPackr.pack({ ...(layoutPackr.unpack((await raw.get(stateKey))!) as object), format: 2 }));
+  await raw.close();
+  s.store = await ShardStore.open(loc);
+  assert.equal(await s.get('k'), 'v');
+  await s.w('set', 'k2', 'v2');
+  await s.store.commit();
+  await s.store.close();
+  await raw.open();
+  assert.equal((layoutPackr.unpack((await raw.get(stateKey))!) as { format: number }).format, FORMAT);
+  await raw.close();
+  s.store = await ShardStore.open(loc);
   await s.destroy();
 });
 

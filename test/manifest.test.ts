@@ -32,6 +32,14 @@ test('manifest: created once, reopened with the same or no shard count, refused 
     const m = JSON.parse(before);
     await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, format: FORMAT_VERSION + 1 }));
     await assert.rejects(openDataDir(dir, 3, 8, 'test'), /format/);
+    // Format 2 (no segmented strings) is upgraded in place: the manifest then says the current format.
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, format: 2 }));
+    await assert.rejects(openDataDir(dir, 4, 8, 'test'), /--workers 3/);
+    assert.equal(JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')).format, 2, 'a refused open does not upgrade');
+    assert.equal((await openDataDir(dir, 3, 8, 'test')).manifest.format, FORMAT_VERSION);
+    assert.equal(JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')).format, FORMAT_VERSION);
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, format: 1 }));
+    await assert.rejects(openDataDir(dir, 3, 8, 'test'), /format 1/);
     await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, hash: 'fnv' }));
     await assert.rejects(openDataDir(dir, 3, 8, 'test'), /hash/);
     await writeFile(path.join(dir, 'manifest.json'), '{not json');

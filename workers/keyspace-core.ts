@@ -280,9 +280,7 @@ export class Keyspace implements SegReader {
   }
 
   /** Point read of one member record (sync). */
-  getMember(r: KeyRef, part: Buffer): Buffer | undefined {
-    return this.getMemberAt(r.db, r.epoch, r.meta!.version, part);
-  }
+  getMember(r: KeyRef, part: Buffer): Buffer | undefined { return this.getMemberAt(r.db, r.epoch, r.meta!.version, part); }
 
   /** @internal getMember by home, epoch and version. */
   getMemberAt(db: number, epoch: number, v: number, part: Buffer): Buffer | undefined {

@@ -26,9 +26,12 @@ import { Packr } from 'msgpackr';
 
 /**
  * Version of the on-disk format, stored in the state record. 2: inline collection values use the
- * flat-array encoding of meta.ts (flags & 8) instead of msgpack.
+ * flat-array encoding of meta.ts (flags & 8) instead of msgpack. 3: strings over 1 MiB may be
+ * segmented (string_segments.ts), which a format-2 reader would take for empty strings.
  */
-export const FORMAT = 2;
+export const FORMAT = 3;
+/** Formats this version opens: format 2 is format 3 without segmented strings (upgraded on open). */
+export const READABLE_FORMATS: readonly number[] = [2, 3];
 export const STATE_KEY = Buffer.from([0xff, 0xff, 0x53]);
 export const GARBAGE_PREFIX = Buffer.from([0xff, 0xff, 0x47]);
 export const GARBAGE_END = Buffer.from([0xff, 0xff, 0x48]);

@@ -9,7 +9,7 @@
 import { realpathSync, mkdirSync } from 'node:fs';
 import { ClassicLevel } from 'classic-level';
 import { ParaError } from '../src/errors.js';
-import { FORMAT, STATE_KEY, ShardState, freshState, packr } from './layout.js';
+import { FORMAT, READABLE_FORMATS, STATE_KEY, ShardState, freshState, packr } from './layout.js';
 import { Keyspace } from './keyspace-core.js';
 import type { WriteTable, ReadTable, WriteHandler, ReadHandler } from './command-api.js';
 
@@ -41,11 +41,11 @@ export class ShardStore extends Keyspace {
     const raw = db.getSync(STATE_KEY);
     if (raw !== undefined) {
       const s = packr.unpack(raw) as ShardState;
-      if (!s || s.format !== FORMAT) {
+      if (!s || !READABLE_FORMATS.includes(s.format)) {
         await db.close();
         throw new ParaError('PARAREPLICA_DATA_DIR', `shard database ${real} has state format ${s?.format}, this version reads ${FORMAT}; use a fresh data directory`, { location: real });
       }
-      state = { ...freshState(), ...s };
+      state = { ...freshState(), ...s, format: FORMAT };   // an older readable format is upgraded at the next commit
     }
     const store = new ShardStore(db, state);
     if (opts.metaCacheEntries !== undefined) store.metaCache.max = Math.max(0, opts.metaCacheEntries);

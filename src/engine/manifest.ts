@@ -8,7 +8,9 @@ import path from 'node:path';
 import { ParaError } from '../errors.js';
 
 /** On-disk format; must move with the shard value encoding (workers/layout.ts FORMAT). */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** Formats opened (and rewritten as FORMAT_VERSION): 2 differs only by having no segmented strings. */
+const UPGRADABLE_FORMATS: readonly number[] = [2];
 export const HASH_FUNCTION = 'crc16-xmodem-slot16384-mod-shards';
 
 export interface Manifest {
@@ -49,7 +51,7 @@ export async function openDataDir(dir: string, shards: number | undefined, defau
     }
   }
   if (manifest) {
-    if (manifest.format !== FORMAT_VERSION) {
+    if (manifest.format !== FORMAT_VERSION && !UPGRADABLE_FORMATS.includes(manifest.format)) {
       throw new ParaError('PARAREPLICA_DATA_DIR', `${real} holds data in format ${manifest.format}, this version reads ` +
         `format ${FORMAT_VERSION}; use a matching parareplica version or start with an empty --dir`);
     }
@@ -61,6 +63,12 @@ export async function openDataDir(dir: string, shards: number | undefined, defau
       throw new ParaError('PARAREPLICA_DATA_DIR', `${real} was written with --workers ${manifest.shards}, not ${shards}: ` +
         `keys are placed by shard count. Start with --workers ${manifest.shards} (or leave --workers out), or use an empty --dir`,
       { expected: manifest.shards, got: shards });
+    }
+    if (manifest.format !== FORMAT_VERSION) {
+      // Accepted: mark the directory as the current format, so an older version refuses it from now on.
+      manifest = { ...manifest, format: FORMAT_VERSION };
+      await writeFile(`${file}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+      await rename(`${file}.tmp`, file);
     }
   } else {
     manifest = { format: FORMAT_VERSION, shards: shards ?? defaultShards, hash: HASH_FUNCTION,
