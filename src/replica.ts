@@ -18,7 +18,8 @@ import { rdbTypeInfo } from './rdb/types.js';
 import { Router } from './router/router.js';
 import { shardOfKey } from './router/slot.js';
 import { FullSync } from './engine/full-sync.js';
-import { ApplierPool } from './engine/appliers.js';
+import { ApplierPool, type ShardReady } from './engine/appliers.js';
+import { decideLoad } from './engine/load-recovery.js';
 import { ShardReads } from './engine/reads.js';
 import { StreamPump } from './engine/pump.js';
 import { openDataDir, type OpenedDir } from './engine/manifest.js';
@@ -91,7 +92,6 @@ export class Replica extends EventEmitter {
         this.log.info({ shard }, 'shard back on its data from before the failed full sync');
         if (this.halt?.source === `shard ${shard}`) this.halt = null;
       },
-      loadAborted: (shard) => this.log.warn({ shard }, 'a full sync was cut short (crash): the shard went back to the data from before it'),
     }, { skipErrors: o.skipErrors });
     const states = await this.pool.ready;
     let epoch = 0;
@@ -110,7 +110,7 @@ export class Replica extends EventEmitter {
       { pause: () => this.link.pauseRdb(), resume: () => this.link.resumeRdb() }, o.progressBar);
     this.reads = new ShardReads(this.router, () => this.pool.replyConsumers, () => this.fullSync.oldView);
 
-    const resume = await this.resumePoint(states);
+    const resume = await this.resumePoint(this.recoverLoad(states));
     this.log.info({ dir: this.data.dir, shards: S, created: this.data.created, resume }, 'data directory open');
 
     this.server = new ReadServer(this.backend(), { port: o.port, bind: o.bind, logger: this.log });
@@ -125,6 +125,23 @@ export class Replica extends EventEmitter {
     this.link.start(resume);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
+  }
+
+  /**
+   * A full sync a crash left pending on some shard: every shard goes forward (SYNC_COMMIT) or back
+   * (SYNC_ABORT) together (engine/load-recovery.ts). These are the first records in every ring, so
+   * no read and no replayed command sees a shard before the decision. Returns the shard positions
+   * after it.
+   */
+  private recoverLoad(states: ShardReady[]): Array<{ offset: number; replid: string | null; loading: boolean }> {
+    const d = decideLoad(states);
+    if (d.action === 'none') return d.after;
+    if (d.action === 'commit') this.router.broadcast(RecordKind.SYNC_COMMIT, 0, -1, 0);
+    else this.router.broadcast(RecordKind.SYNC_ABORT, 0, -1, this.shared.nextEpoch());
+    this.log.warn({ phases: d.phases, action: d.action }, d.action === 'commit'
+      ? 'a full sync had ended on every shard but was not committed (crash): committing it on all'
+      : 'a full sync was cut short by a crash: every shard goes back to the data from before it');
+    return d.after;
   }
 
   /** Replays the relay log (if it continues the shards' history) and returns what to PSYNC with. */

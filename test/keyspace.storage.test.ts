@@ -289,7 +289,7 @@ test('discard() drops every uncommitted change: data, conversions, flushes, coun
     s.store.flushDb(1, 5);                                            // epoch + garbage range
     await s.wdb(1, 'set', 'two', '2');
     s.store.setApplied(200, 'replid-2');
-    s.store.setLoading(true);
+    s.store.beginLoad(7);                                             // a full sync begun in the failed group
     assert.notDeepEqual(s.store.state, committed);
     assert.throws(() => s.store.applyWrite(0, argv('nosuchcommand', 'k')),
       (e: unknown) => isParaError(e) && e.code === 'PARAREPLICA_UNSUPPORTED_COMMAND');

@@ -75,6 +75,7 @@ test('a load is invisible until endLoad; the old view stays readable until commi
     assert.equal(s.store.reclaimHeld, true);
     s.store.commitLoad();
     assert.equal(s.store.reclaimHeld, false);
+    await s.store.commit();                    // the old view becomes garbage with this commit
     await reclaimAll(s);
     await expectNew(s);
     await expectNew(s).then(() => s.store.withOldView(() => expectNew(s)));   // no old view left
@@ -123,10 +124,72 @@ test('a crash mid-load reopens loading; abortLoad then restores the old view', a
     await s.reopen();                          // kill -9 between two groups of the load
     assert.equal(s.store.state.loading, true);
     await expectOld(s, true);                  // the old view is durable too
-    s.store.abortLoad();                       // what the applier does at start
+    s.store.abortLoad();                       // what the main thread decides at start (load-recovery.ts)
     await s.store.commit();
     await expectOld(s, false);
     await reclaimAll(s);
+    await expectOld(s, false);
+  } finally { await s.destroy(); }
+});
+
+test('an ended load is durable but not final: after a reopen it can still go back (old offset and replid too) or be committed', async () => {
+  for (const decision of ['abort', 'commit'] as const) {
+    const s = await TestStore.create(`views-ended-${decision}`);
+    try {
+      await oldData(s);
+      const before = await records(s);
+      s.store.beginLoad(10);
+      await newData(s);
+      s.store.endLoad();
+      s.store.setApplied(500, 'new-replid');
+      await s.store.commit();
+      await s.wdb(7, 'set', 'after', 'stream');   // the stream after the snapshot, applied before SYNC_COMMIT
+      await s.store.commit();
+      await s.reopen();                        // kill -9 before SYNC_COMMIT reached this shard
+      assert.equal(s.store.state.loading, false);
+      assert.equal(s.store.state.loadEnded, true);
+      assert.equal(s.store.reclaimHeld, true);
+      await expectOld(s, true);                // the old view is still whole
+      if (decision === 'abort') {
+        s.store.abortLoad();                   // another shard had not ended: every shard goes back
+        await s.store.commit();
+        await expectOld(s, false);
+        assert.equal(s.store.state.offset, 100);
+        assert.equal(s.store.state.replid, 'old-replid');
+        await reclaimAll(s);
+        assert.equal(await records(s), before, 'the load and the stream after it are reclaimed');
+        await s.reopen();
+        await expectOld(s, false);
+      } else {
+        s.store.commitLoad();                  // every shard had ended: every shard goes forward
+        await s.store.commit();
+        await reclaimAll(s);
+        await s.reopen();
+        await expectNew(s);
+        assert.equal(await s.get('after', 7), 'stream');
+        assert.equal(s.store.state.offset, 500);
+        assert.equal(s.store.state.loadEnded, false);
+        assert.equal(await records(s), 5, 'four string metas and the stream key: the old records are gone');
+      }
+    } finally { await s.destroy(); }
+  }
+});
+
+test('a SYNC_BEGIN on a shard whose previous load ended but was never committed drops that load', async () => {
+  const s = await TestStore.create('views-begin-after-end');
+  try {
+    await oldData(s);
+    s.store.beginLoad(10);
+    await newData(s);
+    s.store.endLoad();
+    s.store.setApplied(500, 'new-replid');
+    await s.store.commit();
+    s.store.beginLoad(11);                     // the next full sync: what readers see is the view before load 10
+    await s.store.commit();
+    await expectOld(s, true);
+    assert.equal(s.store.state.prevApplied?.offset, 100);
+    s.store.abortLoad();
+    await s.store.commit();
     await expectOld(s, false);
   } finally { await s.destroy(); }
 });

@@ -23,6 +23,7 @@ import { RespFramer } from '../src/resp/framer.js';
 import { ParaError, isParaError } from '../src/errors.js';
 import { describeCommand } from '../src/router/router.js';
 import { ShardStore } from './keyspace.js';
+import type { ShardLoadState } from '../src/engine/load-recovery.js';
 import { writeCommands, combineSpecs } from './commands.js';
 import { ExchangeEndpoint } from './exchange.js';
 import { applyRecord, newStats, ApplyFailure, type RecordContext } from './apply-record.js';
@@ -47,11 +48,10 @@ export interface ApplierTask {
 }
 
 export type ApplierMessage =
-  | { type: 'ready'; shard: number; offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
+  | ({ type: 'ready'; shard: number; epochs: number[]; writes: string[] } & ShardLoadState)
   | { type: 'halted'; shard: number; offset: number; error: Record<string, unknown> }
   | { type: 'skipped'; shard: number; offset: number; error: Record<string, unknown> }
   | { type: 'stopped'; shard: number }
-  | { type: 'load-aborted'; shard: number }
   | { type: 'resumed'; shard: number };
 
 const PARK_MS = 50;
@@ -107,15 +107,13 @@ export default async function applier(task: ApplierTask): Promise<void> {
   const maxGroup = task.maxGroup ?? 4096;
   const status = (m: ApplierMessage): void => task.statusPort.postMessage(m);
 
-  if (store.state.loading) {
-    // A full sync was cut short by a crash: back to the data before it; the partial load is garbage.
-    store.abortLoad();
-    await store.commit();
-    status({ type: 'load-aborted', shard });
-  }
-  shared.setCounter(shard, C_COMMITTED_OFFSET, store.state.offset);
-  status({ type: 'ready', shard, offset: store.state.offset, replid: store.state.replid,
-    epochs: [...store.state.epochs, store.state.baseEpoch ?? 0], loading: store.state.loading, writes: Object.keys(writeCommands) });
+  // A full sync found loading or ended-uncommitted (a crash) is left as it is: the main thread sees
+  // every shard's phase and sends all of them SYNC_COMMIT or SYNC_ABORT (src/engine/load-recovery.ts).
+  const st = store.state;
+  shared.setCounter(shard, C_COMMITTED_OFFSET, st.offset);
+  status({ type: 'ready', shard, offset: st.offset, replid: st.replid,
+    epochs: [...st.epochs, st.baseEpoch ?? 0], baseEpoch: st.baseEpoch ?? 0,
+    load: st.loading ? 'loading' : st.loadEnded ? 'ended' : 'none', before: st.prevApplied ?? null, writes: Object.keys(writeCommands) });
   shared.setShardWord(shard, S_STATE, WorkerState.RUNNING);
 
   const chaos = task.chaosDelayMs ?? 0;

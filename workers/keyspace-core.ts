@@ -22,12 +22,13 @@
 import type { ClassicLevel } from 'classic-level';
 import { ParaError } from '../src/errors.js';
 import {
-  ShardState, DbView, viewOf, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
+  ShardState, DbView, Garbage, STATE_KEY, META_KEY_HEAD, packr, copyState, fillTo, metaKey, memberPrefix, epochPrefix,
   garbageKey, prefixEnd,
 } from './layout.js';
 import { Meta, KeyRef, MetaEncoder, SegMeta, SegReader, encodeMeta, decodeMeta } from './meta.js';
 import { readAll, settleString, needsSettle } from './string_segments.js';
 import { MetaCache } from './meta-cache.js';
+import { SyncViews, type ViewHost } from './keyspace-views.js';
 import type { RangeOptions } from './command-api.js';
 import { mergeRange, reclaimStep, OverlayEntry } from './ranges.js';
 import { BatchSource } from './native-batch.js';
@@ -35,7 +36,7 @@ import { BatchSource } from './native-batch.js';
 interface MemberEntry { part: Buffer; value: Buffer | null }
 interface VersionSlot { db: number; prefix: Buffer; parts: Map<string, MemberEntry> }
 
-export class Keyspace implements SegReader {
+export class Keyspace implements SegReader, ViewHost {
   failedCommands = 0;
   /**
    * false (default, what a Redis replica does): an expiry time already in the past sets that TTL
@@ -79,7 +80,7 @@ export class Keyspace implements SegReader {
     this.committedState = copyState(state);
     this.metaCache = new MetaCache(db);
     this.batches = new BatchSource(db);
-    if (state.loading) this.retired = state.prev ?? null;   // reopened mid-load (until abortLoad)
+    this.views = new SyncViews(this);   // reopened mid-load or ended-not-committed: the old view is held
   }
 
   /**
@@ -403,86 +404,32 @@ export class Keyspace implements SegReader {
     this.state.baseEpoch = newEpoch;   // homes never used yet move too
   }
 
-  // ----- full-sync views ---------------------------------------------------------------------------
-  //
-  // A full sync loads into a fresh view (every home at epoch L, no keys) while `state.prev` keeps the
-  // view before it. Both are durable in the state record, so after a crash mid-load the shard goes
-  // back to `prev` (abortLoad) and the partial load becomes garbage. Reads flagged REC_F_OLD_VIEW
-  // (sent by the main thread until EVERY shard finished) run against the old view (withOldView).
-  // endLoad makes the old view garbage but keeps it readable (`retired`, memory only, reclaim held)
-  // until commitLoad: the main thread's signal that no old-view read can follow.
+  // ----- full-sync views (the rules: keyspace-views.ts) -------------------------------------------
 
-  /** The old view while its data must stay readable (load in progress, or ended but not committed). */
-  private retired: DbView | null = null;
-
+  /** @internal The load phases of this shard's views. */
+  readonly views: SyncViews;
   /** SYNC_BEGIN: start loading a snapshot into a fresh view at epoch `epoch`. */
-  beginLoad(epoch: number): void {
-    if (this.state.loading) this.abortLoad();   // a second SYNC_BEGIN: the first load was cut short
-    const old = viewOf(this.state);
-    if (!(epoch > old.baseEpoch) || old.epochs.some((e) => e >= epoch)) {
-      throw new ParaError('PARAREPLICA_APPLY_FAILED',
-        `full sync epoch ${epoch} is not above the current epochs; the epoch counter is inconsistent: resync into a fresh data directory`, { epoch });
-    }
-    this.state.prev = old;
-    this.retired = old;
-    this.setView({ homes: [], epochs: [], baseEpoch: epoch, keys: [], expires: [] });
-    this.state.loading = true;
-    // No known-empty epoch here: loaded metas are not cached (commit), so "no entry" cannot mean
-    // "absent". New keys need no read anyway (refNew).
-    this.stateDirty = true;
-  }
-
-  /** SYNC_END: the loaded view becomes the live one; the old one is garbage once commitLoad() runs. */
-  endLoad(): void {
-    const old = this.state.prev;
-    if (!this.state.loading || !old) return;
-    this.garbageOfView(old);
-    this.state.prev = null;
-    this.state.loading = false;
-    this.stateDirty = true;
-  }
-
-  /** SYNC_COMMIT: no read of the old view can come any more. */
-  commitLoad(): void { this.retired = null; }
-
-  /** SYNC_ABORT (or an interrupted load found at open): back to the view before the load. */
-  abortLoad(): void {
-    const old = this.state.prev;
-    if (!this.state.loading || !old) return;
-    const loaded = viewOf(this.state);
-    // Data of the partial load (any home may have got keys at the load epoch): garbage.
-    for (const [v, slot] of this.memberOv) if (this.epochOf(slot.db) === loaded.baseEpoch) this.memberOv.delete(v);
-    this.garbageOfView(loaded);
-    this.setView(old);
-    this.state.prev = null;
-    this.state.loading = false;
-    this.retired = null;
-    this.stateDirty = true;
-  }
-
+  beginLoad(epoch: number): void { this.views.begin(epoch); }
+  /** SYNC_END: the load is complete here; the old view stays until commitLoad or abortLoad. */
+  endLoad(): void { this.views.end(); }
+  /** SYNC_COMMIT: every shard ended the load; the old view becomes garbage. */
+  commitLoad(): void { this.views.commit(); }
+  /** SYNC_ABORT, or the main thread's decision after a crash: back to the view before the load. */
+  abortLoad(): void { this.views.abort(); }
   /** True while garbage must not be reclaimed (an ended load's old view may still be read). */
-  get reclaimHeld(): boolean { return this.retired !== null; }
-
+  get reclaimHeld(): boolean { return this.views.held !== null; }
   /** Runs `fn` against the view before the current full sync (the live view if there is none). */
-  async withOldView<T>(fn: () => T | Promise<T>): Promise<T> {
-    const old = this.retired;
-    if (old === null) return fn();
-    const live = viewOf(this.state);
-    this.setView(old);
-    try {
-      return await fn();
-    } finally {
-      this.setView(live);
-    }
+  withOldView<T>(fn: () => T | Promise<T>): Promise<T> { return this.views.withOld(fn); }
+
+  /** @internal ViewHost */
+  markStateDirty(): void { this.stateDirty = true; }
+  /** @internal ViewHost: uncommitted member writes of the homes at `epoch` are dropped. */
+  dropOverlayAt(epoch: number): void {
+    for (const [v, slot] of this.memberOv) if (this.epochOf(slot.db) === epoch) this.memberOv.delete(v);
   }
 
-  /** Make `v` the live view (its arrays are taken, not copied). */
-  private setView(v: DbView): void {
-    Object.assign(this.state, { homes: v.homes, epochs: v.epochs, baseEpoch: v.baseEpoch, keys: v.keys, expires: v.expires });
-  }
-
-  /** Every home of `v` that holds keys: its epoch's records become garbage. */
-  private garbageOfView(v: DbView): void {
+  /** @internal ViewHost: every home of `v` that holds keys: its epoch's records become garbage. */
+  garbageOfView(v: DbView): void {
     const n = Math.max(v.keys.length, v.epochs.length);
     for (let home = 0; home < n; home++) {
       if ((v.keys[home] ?? 0) === 0) continue;
@@ -495,10 +442,6 @@ export class Keyspace implements SegReader {
   setApplied(offset: number, replid?: string | null): void {
     if (offset !== this.state.offset) { this.state.offset = offset; this.stateDirty = true; }
     if (replid !== undefined && replid !== this.state.replid) { this.state.replid = replid; this.stateDirty = true; }
-  }
-
-  setLoading(loading: boolean): void {
-    if (loading !== this.state.loading) { this.state.loading = loading; this.stateDirty = true; }
   }
 
   /** Write everything dirty plus the state record as ONE batch and wait for it. */
@@ -575,7 +518,7 @@ export class Keyspace implements SegReader {
     this.dirtyData = false;
     this.stateDirty = false;
     Object.assign(this.state, copyState(this.committedState));
-    if (this.state.loading) this.retired = this.state.prev ?? null;   // a load's begin or end was undone
+    this.views.resync();   // a load's begin, end, commit or abort was undone
   }
 
   /**

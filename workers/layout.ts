@@ -71,10 +71,18 @@ export interface ShardState {
   /** A full sync is loading into the live view (see `prev`). */
   loading: boolean;
   /**
-   * While loading: the view from before the full sync (what clients read until the load completes,
-   * and what a load interrupted by a link drop or a crash goes back to). Null otherwise.
+   * The load ended on this shard (SYNC_END) but is not committed yet (SYNC_COMMIT, sent once every
+   * shard ended): `prev` and `prevApplied` are kept, so that a restart can still go back if another
+   * shard did not finish (the main thread decides for all shards: src/engine/load-recovery.ts).
+   */
+  loadEnded?: boolean;
+  /**
+   * While loading or ended: the view from before the full sync (what clients read until the load
+   * completes, and what a load interrupted by a link drop or a crash goes back to). Null otherwise.
    */
   prev?: DbView | null;
+  /** While loading or ended: the applied offset and replid from before the full sync. */
+  prevApplied?: { offset: number; replid: string | null } | null;
   /** Next per-member collection version (never reused). */
   nextVersion: number;
   /** Keys per home (expired-but-present keys included, as DBSIZE). */
@@ -98,13 +106,13 @@ export function viewOf(s: Omit<DbView, 'baseEpoch'> & { baseEpoch?: number }): D
 export interface Garbage { gte: Buffer; lt: Buffer }
 
 export function freshState(): ShardState {
-  return { replid: null, offset: 0, homes: [], epochs: [], baseEpoch: 0, prev: null, loading: false, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
+  return { replid: null, offset: 0, homes: [], epochs: [], baseEpoch: 0, prev: null, loading: false, loadEnded: false, prevApplied: null, nextVersion: 1, keys: [], expires: [], garbageSeq: 0, format: FORMAT };
 }
 
 /** A deep copy of a state (its per-db arrays are not shared with the original). */
 export function copyState(s: ShardState): ShardState {
   return { ...s, homes: [...s.homes], epochs: [...s.epochs], baseEpoch: s.baseEpoch ?? 0, keys: [...s.keys], expires: [...s.expires],
-    prev: s.prev ? viewOf(s.prev) : null };
+    prev: s.prev ? viewOf(s.prev) : null, prevApplied: s.prevApplied ? { ...s.prevApplied } : null };
 }
 
 /** Grow a per-db counter array with zeros so that index `db` exists (msgpack has no holes). */

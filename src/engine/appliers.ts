@@ -13,9 +13,10 @@ import type { Logger } from 'pino';
 import { SharedState } from '../shm/layout.js';
 import { RingProducer, RingConsumer, wakeRingConsumer } from '../shm/ring.js';
 import type { ApplierMessage, ApplierTask } from '../../workers/applier.js';
+import type { ShardLoadState } from './load-recovery.js';
 import type { PeerPortMessage } from '../../workers/exchange.js';
 
-export interface ShardReady { offset: number; replid: string | null; epochs: number[]; loading: boolean; writes: string[] }
+export interface ShardReady extends ShardLoadState { epochs: number[]; writes: string[] }
 
 export interface ApplierPoolEvents {
   halted(shard: number, offset: number, error: Record<string, unknown>): void;
@@ -23,8 +24,6 @@ export interface ApplierPoolEvents {
   skipped?(shard: number, offset: number, error: Record<string, unknown>): void;
   /** A shard halted during a snapshot load went back to its data from before it (SYNC_ABORT). */
   resumed?(shard: number): void;
-  /** A shard found a load cut short by a crash at start and went back to the data before it. */
-  loadAborted?(shard: number): void;
 }
 
 export interface ApplierPoolOptions {
@@ -124,7 +123,8 @@ export class ApplierPool {
   private onStatus(m: ApplierMessage): void {
     if (m.type === 'ready') {
       const first = !this.readyStates[m.shard];
-      this.readyStates[m.shard] = { offset: m.offset, replid: m.replid, epochs: m.epochs, loading: m.loading, writes: m.writes };
+      this.readyStates[m.shard] = { offset: m.offset, replid: m.replid, epochs: m.epochs, baseEpoch: m.baseEpoch, load: m.load,
+        before: m.before, writes: m.writes };
       if (first && ++this.readyCount === this.readyStates.length) this.readyResolve(this.readyStates as ShardReady[]);
     } else if (m.type === 'halted') {
       this.events.halted(m.shard, m.offset, m.error);
@@ -132,8 +132,6 @@ export class ApplierPool {
       this.events.skipped?.(m.shard, m.offset, m.error);
     } else if (m.type === 'resumed') {
       this.events.resumed?.(m.shard);
-    } else if (m.type === 'load-aborted') {
-      this.events.loadAborted?.(m.shard);
     }
   }
 
