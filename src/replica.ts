@@ -133,7 +133,7 @@ export class Replica extends EventEmitter {
    * no read and no replayed command sees a shard before the decision. Returns the shard positions
    * after it.
    */
-  private recoverLoad(states: ShardReady[]): Array<{ offset: number; replid: string | null; loading: boolean }> {
+  private recoverLoad(states: ShardReady[]): Array<{ offset: number; replid: string | null }> {
     const d = decideLoad(states);
     if (d.action === 'none') return d.after;
     if (d.action === 'commit') this.router.broadcast(RecordKind.SYNC_COMMIT, 0, -1, 0);
@@ -145,9 +145,10 @@ export class Replica extends EventEmitter {
   }
 
   /** Replays the relay log (if it continues the shards' history) and returns what to PSYNC with. */
-  private async resumePoint(states: { offset: number; replid: string | null; loading: boolean }[]): Promise<ReplState> {
+  private async resumePoint(states: { offset: number; replid: string | null }[]): Promise<ReplState> {
     const replid = states[0].replid;
-    const consistent = replid !== null && states.every((s) => s.replid === replid && !s.loading && s.offset >= 0);
+    // No load is pending here: recoverLoad settled it, and gave the positions after its decision.
+    const consistent = replid !== null && states.every((s) => s.replid === replid && s.offset >= 0);
     if (!consistent) return { replid: null, offset: -1 };
     this.replid = replid;
     const min = Math.min(...states.map((s) => s.offset));

@@ -35,7 +35,7 @@ export interface ShardLoadState {
 export interface LoadDecision {
   action: 'none' | 'commit' | 'abort';
   /** Each shard's offset and replid once the decision is carried out, with no load pending. */
-  after: Array<{ offset: number; replid: string | null; loading: false }>;
+  after: Array<{ offset: number; replid: string | null }>;
   /** Shards in each phase, for the log. */
   phases: LoadPhase[];
 }
@@ -43,14 +43,14 @@ export interface LoadDecision {
 export function decideLoad(shards: readonly ShardLoadState[]): LoadDecision {
   const phases = shards.map((s) => s.load);
   const pending = shards.filter((s) => s.load !== 'none');
-  const keep = shards.map((s) => ({ offset: s.offset, replid: s.replid, loading: false as const }));
+  const keep = shards.map((s) => ({ offset: s.offset, replid: s.replid }));
   if (pending.length === 0) return { action: 'none', after: keep, phases };
   const epoch = Math.max(...pending.map((s) => s.baseEpoch));
   const forward = pending.every((s) => s.load === 'ended' && s.baseEpoch === epoch) &&
     shards.every((s) => s.load !== 'none' || s.baseEpoch >= epoch);
   if (forward) return { action: 'commit', after: keep, phases };
   const after = shards.map((s) => (s.load !== 'none' && s.before !== null
-    ? { offset: s.before.offset, replid: s.before.replid, loading: false as const }
-    : { offset: s.offset, replid: s.replid, loading: false as const }));
+    ? { offset: s.before.offset, replid: s.before.replid }
+    : { offset: s.offset, replid: s.replid }));
   return { action: 'abort', after, phases };
 }
