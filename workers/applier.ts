@@ -170,9 +170,16 @@ export default async function applier(task: ApplierTask): Promise<void> {
       // --skip-errors: commands to leave out, by record index in the group → command indexes.
       const skips = new Map<number, Set<number>>();
       let answeredBefore = 0;   // READ records before this index were answered by an earlier pass
+      // Records (by index in the group) where this shard halted, and those where it resumed and said
+      // so: a later pass applies everything before a halt point again and stops there, so the records
+      // after it (a SYNC_ABORT of the failed load included) meet the same rules as in any later group.
+      const haltAt = new Set<number>();
+      const resumedAt = new Set<number>();
+      const haltedAtStart: boolean = halted;
       let stats = newStats(), skipped = 0, reads = 0, cancelled = false;
       for (;;) {
         stats = newStats(); skipped = 0;
+        halted = haltedAtStart;
         // One context per pass: only `skip` changes from record to record.
         const ctx: RecordContext = { store, exchange, split, skip: null, stats };
         let failure: { n: number; f: ApplyFailure | null; e: unknown } | null = null;
@@ -183,6 +190,7 @@ export default async function applier(task: ApplierTask): Promise<void> {
             if (n >= answeredBefore) { reads++; await answer(); }
             continue;
           }
+          if (haltAt.has(n)) { halted = true; continue; }   // the record that failed (reported then)
           if (halted) {
             // A failed snapshot load halts the shard until the main thread aborts that load: the
             // abort puts the shard back on its data from before the load, so it may apply again.
@@ -191,8 +199,11 @@ export default async function applier(task: ApplierTask): Promise<void> {
             const resumes = kind === RecordKind.SYNC_BEGIN || (kind === RecordKind.SYNC_ABORT && store.state.loading);
             if (!resumes) continue;
             halted = false;
-            shared.setShardWord(shard, S_HALTED, 0);
-            status({ type: 'resumed', shard });
+            if (!resumedAt.has(n)) {
+              resumedAt.add(n);
+              shared.setShardWord(shard, S_HALTED, 0);
+              status({ type: 'resumed', shard });
+            }
           }
           const offset = ring.offset;
           if (offset >= 0 && offset <= store.state.offset && kind !== RecordKind.SYNC_END) { skipped++; continue; }
@@ -205,8 +216,8 @@ export default async function applier(task: ApplierTask): Promise<void> {
           }
         }
         if (failure === null) break;
-        // Nothing of this group is committed: a failed MULTI must not half-apply, and the records
-        // before the failure are applied again (next pass) or replayed from the relay log (restart).
+        // Nothing of this pass is kept: a failed MULTI must not half-apply. The next pass applies the
+        // records before the failure again, then skips the failed command or halts at its record.
         store.discard();
         const { err, command } = describe(failure.f, failure.e);
         if (err.code === 'PARAREPLICA_CANCELLED') { cancelled = true; break; }
@@ -221,15 +232,13 @@ export default async function applier(task: ApplierTask): Promise<void> {
           ring.rewind();
           continue;
         }
-        halted = true;
+        // Halt at this record: the next pass applies the records before it again and stops there.
+        // After it, reads are still answered and writes wait, except what resumes a halted shard.
+        haltAt.add(failure.n);
         shared.setShardWord(shard, S_HALTED, 1);
         status({ type: 'halted', shard, offset: ring.offset, error: { ...err.toJSON(), command, shard } });
-        // The rest of the group: reads are still answered, writes wait for a restart.
-        answeredBefore = failure.n + 1;
+        answeredBefore = Math.max(answeredBefore, failure.n);
         ring.rewind();
-        for (let n = 0; n < maxGroup && ring.next(); n++) if (ring.kind === RecordKind.READ && n >= answeredBefore) { reads++; await answer(); }
-        stats = newStats(); skipped = 0;
-        break;
       }
       if (cancelled) break;
       if (!halted) exchange.beforeCommit();

@@ -70,6 +70,12 @@ export class FullSync {
   /** The payload header arrived: every shard starts a fresh view. */
   begin(offset: number, totalBytes: number): void {
     if (this.phase === 'loading') this.abort('a new full sync started before the previous one finished');
+    // The previous snapshot was received whole: keep it if every shard has applied it by now. If not,
+    // the shards drop it at this SYNC_BEGIN (an ended load is replaced) and clients, who were still
+    // reading the data from before it, keep doing so until this sync is applied.
+    if (this.phase === 'applying' && !this.tick(0)) {
+      this.log.warn('a new full sync started before every shard applied the previous snapshot: that one is dropped');
+    }
     this.phase = 'loading';
     this.offset = offset;
     this.keys = 0;
@@ -112,11 +118,19 @@ export class FullSync {
     this.lastError = reason;
   }
 
+  /** The payload was received and every shard passed its SYNC_END (not committed yet). */
+  get appliedEverywhere(): boolean {
+    if (this.phase !== 'applying') return false;
+    // Writers: each applier, after committing SYNC_END. A stale (lower) value only defers the commit
+    // to the next cron tick.
+    for (let s = 0; s < this.router.shards; s++) if (this.shared.shardWord(s, S_BARRIER_ACK) < this.endId) return false;
+    return true;
+  }
+
   /** Called by the replica's cron. Returns true when the sync just completed on every shard. */
   tick(readBytes: number): boolean {
     if (this.phase === 'loading') { this.progress.update(readBytes, this.keys); return false; }
-    if (this.phase !== 'applying') return false;
-    for (let s = 0; s < this.router.shards; s++) if (this.shared.shardWord(s, S_BARRIER_ACK) < this.endId) return false;
+    if (!this.appliedEverywhere) return false;
     // Every shard passed SYNC_END: reads sent from now on see the new view; the old one is garbage.
     this.router.broadcast(RecordKind.SYNC_COMMIT, 0, -1, 0);
     this.phase = 'idle';
