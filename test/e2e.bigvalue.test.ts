@@ -10,7 +10,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,13 +18,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRedis, Client, infoField, freePort, waitFor, type RedisServer } from './helpers/redis.js';
 import { makeRng } from './helpers/loadgen.js';
+import { launchReplica } from './helpers/launcher.js';
 
 const BIG = process.env.E2E_BIG === '1';
 const MIB = 1 << 20;
 const SIZE_MIB = BIG ? 512 : 48;
 /** Peak RSS allowed for the replica in the E2E_BIG run (a value is 512 MiB). */
 const BIG_RSS_LIMIT = 450 * MIB;
-const LAUNCHER = new URL('../../src/cli/parareplica.sh', import.meta.url).pathname;
 
 let master: RedisServer | undefined;
 let child: ChildProcess | undefined;
@@ -75,8 +75,7 @@ test(`two ${SIZE_MIB} MiB strings (raw and LZF) load through a full sync and rea
 
   dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-bigvalue-'));
   const port = await freePort();
-  child = spawn('sh', [LAUNCHER, '--master', `127.0.0.1:${master.port}`, '--port', String(port), '--dir', dir,
-    '--workers', '2', '--log-level', 'warn', '--repl-timeout', '600'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  child = launchReplica({ masterPort: master.port, port, dir, workers: 2, extra: ['--repl-timeout', '600'] });
   let r: Client | undefined;
   await waitFor('the replica to listen', async () => { r = await Client.connect(port); return true; }, 30_000, 50);
   const t0 = Date.now();

@@ -8,21 +8,20 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedis, Client, infoField, freePort, type RedisServer, waitFor } from './helpers/redis.js';
 import { assertSameKeyspace } from './helpers/keyspace.js';
 import { makeRng } from './helpers/loadgen.js';
+import { launchReplica } from './helpers/launcher.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 5);
 /** Started as `npm start` starts it (exec'd in place, so SIGKILL hits the replica process itself). */
-const LAUNCHER = new URL('../../src/cli/parareplica.sh', import.meta.url).pathname;
-
 function startReplica(masterPort: number, port: number, dir: string): ChildProcess {
-  return spawn('sh', [LAUNCHER, '--master', `127.0.0.1:${masterPort}`, '--port', String(port), '--dir', dir,
-    '--workers', '3', '--log-level', process.env.CRASH_LOG ?? 'warn'], { stdio: ['ignore', process.env.CRASH_LOG ? 'inherit' : 'ignore', 'inherit'] });
+  return launchReplica({ masterPort, port, dir, workers: 3, logLevel: process.env.CRASH_LOG ?? 'warn',
+    stdio: ['ignore', process.env.CRASH_LOG ? 'inherit' : 'ignore', 'inherit'] });
 }
 
 

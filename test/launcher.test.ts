@@ -5,14 +5,14 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedis, Client, infoField, freePort, waitFor, type RedisServer } from './helpers/redis.js';
+import { launchReplica } from './helpers/launcher.js';
 
-const LAUNCHER = new URL('../../src/cli/parareplica.sh', import.meta.url).pathname;
 /** Where Debian/Ubuntu (redis-server depends on libjemalloc2) and most distributions put it. */
 const HAVE_JEMALLOC = [`/usr/lib/${os.arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`,
   '/usr/lib64/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2', '/usr/local/lib/libjemalloc.so.2'].some((p) => existsSync(p));
@@ -36,8 +36,7 @@ async function launch(env: Record<string, string> = {}): Promise<Run> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'parareplica-launcher-'));
   dirs.push(dir);
   const port = await freePort();
-  const child = spawn('sh', [LAUNCHER, '--master', `127.0.0.1:${master.port}`, '--port', String(port), '--dir', dir,
-    '--workers', '1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const child = launchReplica({ masterPort: master.port, port, dir, workers: 1, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
